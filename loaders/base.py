@@ -1,0 +1,193 @@
+"""The generator contract: the one face every architecture family presents to methods and nodes.
+
+A family subclasses :class:`GANGenerator`, sets the facts in ``__init__`` and implements
+``_mapping`` / ``_synthesis`` (and the SeFa / GANSpace hooks).  The public ``mapping`` and
+``synthesis`` wrappers validate shapes once here, so families stay short.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+
+SEED_MAX = 2**32 - 1
+
+
+def fingerprint_state(state: dict[str, torch.Tensor]) -> str:
+    """A short stable hash of a state dict's names, shapes and values (same weights, same print)."""
+    h = hashlib.sha256()
+    for key in sorted(state):
+        t = state[key]
+        if not isinstance(t, torch.Tensor):
+            continue
+        t = t.detach().to("cpu").contiguous()
+        h.update(key.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(str(t.dtype).encode())
+        if t.numel():
+            h.update(t.view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def check_seeds(seeds: Iterable[int]) -> list[int]:
+    """Seeds as Python ints in the unsigned 32-bit range NVlabs tools accept."""
+    out = []
+    for s in seeds:
+        if isinstance(s, (bool, float)) or not isinstance(s, (int, np.integer)):
+            raise InputError(f"seed {s!r} is not an integer")
+        if not 0 <= int(s) <= SEED_MAX:
+            raise InputError(f"seed {s} is outside 0..{SEED_MAX} (the 32-bit range numpy seeds accept)")
+        out.append(int(s))
+    return out
+
+
+class GANGenerator(torch.nn.Module):
+    """Base of every loaded generator.
+
+    Facts (set by subclasses): ``arch``, ``z_dim``, ``c_dim``, ``w_dim`` (code width), ``num_ws``
+    (injection slots), ``resolution``, ``code_space`` ("w" for style GANs, "z" otherwise),
+    ``config`` (JSON-able constructor settings, enough to rebuild from ``state_dict()``),
+    ``class_names`` (optional list for conditional models).
+    """
+
+    arch: str = "unknown"
+    code_space: str = "w"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.z_dim = 0
+        self.c_dim = 0
+        self.w_dim = 0
+        self.num_ws = 1
+        self.resolution = 0
+        self.img_channels = 3
+        self.config: dict = {}
+        self.class_names: list[str] | None = None
+        self.source: str = ""
+        self._fingerprint: str | None = None
+
+    # ----- facts -------------------------------------------------------------------------
+    @property
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint_state(self.state_dict())
+        return self._fingerprint
+
+    @property
+    def info(self) -> dict:
+        return {
+            "arch": self.arch,
+            "z_dim": self.z_dim,
+            "c_dim": self.c_dim,
+            "w_dim": self.w_dim,
+            "num_ws": self.num_ws,
+            "resolution": self.resolution,
+            "code_space": self.code_space,
+            "fingerprint": self.fingerprint,
+        }
+
+    @property
+    def device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        for b in self.buffers():
+            return b.device
+        return torch.device("cpu")
+
+    def slot_names(self) -> list[str]:
+        """What each injection slot feeds, for summaries (coarse to fine)."""
+        return [f"slot {i}" for i in range(self.num_ws)]
+
+    def summary(self) -> str:
+        i = self.info
+        lines = [
+            f"{self.arch}  {i['resolution']}x{i['resolution']}  z {i['z_dim']}  code {self.code_space} {i['w_dim']}"
+            f"  slots {i['num_ws']}  classes {i['c_dim']}  fingerprint {i['fingerprint']}",
+        ]
+        if self.source:
+            lines.append(f"file: {self.source}")
+        lines.append("slots: " + "; ".join(f"{k}={n}" for k, n in enumerate(self.slot_names())))
+        return "\n".join(lines)
+
+    # ----- latents -----------------------------------------------------------------------
+    def sample_z(self, seeds: Sequence[int]) -> torch.Tensor:
+        """z from integer seeds the NVlabs way: ``np.random.RandomState(seed).randn(z_dim)``."""
+        seeds = check_seeds(seeds)
+        z = np.stack([np.random.RandomState(s).randn(self.z_dim) for s in seeds]) if seeds else np.zeros((0, self.z_dim))
+        return torch.from_numpy(z).to(torch.float32).to(self.device)
+
+    def make_c(self, classes, n: int) -> torch.Tensor | None:
+        """Class vectors ``[n, c_dim]`` from an index, a list of indices, a {index: weight} mix or names.
+
+        Unconditional models return None (and ignore ``classes``)."""
+        if self.c_dim == 0:
+            return None
+        from .classes import class_vector
+
+        return class_vector(classes, self.c_dim, n, self.class_names).to(self.device)
+
+    def _check_c(self, c: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        if self.c_dim == 0:
+            return None
+        if c is None:
+            raise InputError(f"{self.arch} is conditional on {self.c_dim} classes: give a class vector")
+        c = torch.as_tensor(c, dtype=torch.float32, device=self.device)
+        if c.ndim == 1:
+            c = c.unsqueeze(0)
+        if c.shape[-1] != self.c_dim:
+            raise InputError(f"class vector has {c.shape[-1]} entries, the model has {self.c_dim} classes")
+        if c.shape[0] == 1 and n != 1:
+            c = c.expand(n, -1)
+        if c.shape[0] != n:
+            raise InputError(f"{c.shape[0]} class vectors for {n} latents")
+        return c
+
+    def mapping(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
+                truncation_cutoff: int | None = None) -> torch.Tensor:
+        """z ``[n, z_dim]`` -> codes ``[n, num_ws, w_dim]``, the editable representation."""
+        z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise InputError(f"z must be [n, {self.z_dim}], got {list(z.shape)}")
+        c = self._check_c(c, z.shape[0])
+        codes = self._mapping(z, c, float(truncation_psi), truncation_cutoff)
+        assert codes.shape[1:] == (self.num_ws, self.w_dim), codes.shape
+        return codes
+
+    def synthesis(self, codes: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
+                  noise_mode: str = "const") -> torch.Tensor:
+        """codes ``[n, num_ws, w_dim]`` -> images ``[n, C, H, W]`` in about [-1, 1] (not clamped)."""
+        codes = torch.as_tensor(codes, dtype=torch.float32, device=self.device)
+        if codes.ndim != 3 or tuple(codes.shape[1:]) != (self.num_ws, self.w_dim):
+            raise InputError(f"codes must be [n, {self.num_ws}, {self.w_dim}], got {list(codes.shape)}")
+        if noise_mode not in ("const", "random", "none"):
+            raise InputError(f"noise_mode must be const, random or none, not {noise_mode!r}")
+        c = self._check_c(c, codes.shape[0]) if c is not None or self.c_dim else None
+        return self._synthesis(codes, c, float(truncation_psi), noise_mode)
+
+    # ----- family hooks ------------------------------------------------------------------
+    def _mapping(self, z, c, truncation_psi, truncation_cutoff):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _synthesis(self, codes, c, truncation_psi, noise_mode):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def sefa_weights(self, slots: Sequence[int]) -> list[torch.Tensor]:
+        """The weight matrices ``[out, w_dim]`` that read the given slots (what SeFa factorizes)."""
+        raise NotImplementedError(f"{self.arch} does not expose SeFa weights")
+
+    def activation_layers(self) -> list[str]:
+        """Names of layers whose activations GANSpace can hook (first is the default)."""
+        return []
+
+    def activation_module(self, name: str) -> torch.nn.Module:
+        """The module whose forward output is the named layer's activation."""
+        raise InputError(f"{self.arch} has no layer {name!r}; layers: {', '.join(self.activation_layers()) or 'none'}")
+
+    def z_to_codes(self, z: torch.Tensor) -> torch.Tensor:
+        """Codes for z with no truncation: what gradients flow through when training in z."""
+        return self.mapping(z)

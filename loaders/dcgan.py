@@ -1,0 +1,154 @@
+"""DCGAN in the PyTorch-tutorial layout: ``main.N`` = ConvTranspose2d, BatchNorm2d, ReLU, ..., Tanh.
+
+The configuration is read off the state dict.  A class-conditional DCGAN whose first layer takes
+z concatenated with a one-hot class (the OmniArt eye generator: 100 + 8) is declared by a sidecar
+``<checkpoint>.json`` or safetensors metadata with ``{"z_dim": 100, "c_dim": 8, "class_names": [...]}``;
+without it the whole input is treated as z.  One injection slot: the codes are z.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError
+from .base import GANGenerator
+from .files import Checkpoint, state_dict_of, strip_prefix
+
+ARCHS = ("dcgan",)
+WRAPPER_KEYS = ("netG_state_dict", "state_dict", "generator", "netG", "G", "model")
+_KEY = re.compile(r"^main\.(\d+)\.(weight|bias|running_mean|running_var|num_batches_tracked)$")
+
+
+def _dcgan_state(obj) -> dict[str, torch.Tensor] | None:
+    sd = state_dict_of(obj, WRAPPER_KEYS)
+    if sd is None:
+        return None
+    sd = strip_prefix(sd)
+    if not sd or not all(_KEY.match(k) for k in sd):
+        return None
+    first = min(int(_KEY.match(k).group(1)) for k in sd)
+    w = sd.get(f"main.{first}.weight")
+    return sd if w is not None and w.ndim == 4 else None
+
+
+def detect(ckpt: Checkpoint) -> bool:
+    return _dcgan_state(ckpt.obj) is not None
+
+
+def infer_config(sd: dict[str, torch.Tensor]) -> dict:
+    """Layer plan from the keys: which indices are convs (with stride/padding) and batch norms."""
+    idx = sorted({int(_KEY.match(k).group(1)) for k in sd})
+    layers: list[dict] = []
+    convs = [i for i in idx if sd[f"main.{i}.weight"].ndim == 4]
+    for i in idx:
+        w = sd[f"main.{i}.weight"]
+        if w.ndim == 4:
+            first = i == convs[0]
+            k = int(w.shape[-1])
+            layers.append({"index": i, "kind": "convT", "in": int(w.shape[0]), "out": int(w.shape[1]), "kernel": k,
+                           "stride": 1 if first else 2, "padding": 0 if first else (k - 2) // 2,
+                           "bias": f"main.{i}.bias" in sd})
+        elif w.ndim == 1 and f"main.{i}.running_mean" in sd:
+            layers.append({"index": i, "kind": "bn", "features": int(w.shape[0])})
+        else:
+            raise ValueError(f"main.{i} is neither a transposed convolution nor a batch norm")
+    size = 1
+    for layer in layers:
+        if layer["kind"] == "convT":
+            size = (size - 1) * layer["stride"] - 2 * layer["padding"] + layer["kernel"]
+    first_in = layers[0]["in"]
+    return {"layers": layers, "in_dim": first_in, "z_dim": first_in, "c_dim": 0, "resolution": size,
+            "img_channels": layers[-1]["out"] if layers[-1]["kind"] == "convT" else layers[-2]["out"]}
+
+
+class DCGANGenerator(GANGenerator):
+    """z (optionally with a one-hot class) -> image through transposed convolutions."""
+
+    arch = "dcgan"
+    code_space = "z"
+
+    def __init__(self, config: dict) -> None:
+        super().__init__()
+        self.config = config
+        self.z_dim = int(config["z_dim"])
+        self.c_dim = int(config.get("c_dim", 0))
+        if self.z_dim + self.c_dim != config["in_dim"]:
+            raise CheckpointError(None, f"z_dim {self.z_dim} + c_dim {self.c_dim} does not equal the first "
+                                  f"layer's {config['in_dim']} inputs")
+        self.w_dim = self.z_dim
+        self.num_ws = 1
+        self.resolution = int(config["resolution"])
+        self.img_channels = int(config["img_channels"])
+        self.class_names = config.get("class_names")
+        last = max(layer["index"] for layer in config["layers"])
+        mods: list[nn.Module] = [nn.Identity() for _ in range(last + 2)]
+        for layer in config["layers"]:
+            i = layer["index"]
+            if layer["kind"] == "convT":
+                mods[i] = nn.ConvTranspose2d(layer["in"], layer["out"], layer["kernel"], layer["stride"],
+                                             layer["padding"], bias=layer["bias"])
+            else:
+                mods[i] = nn.BatchNorm2d(layer["features"])
+                mods[i + 1] = nn.ReLU()
+        mods[last + 1] = nn.Tanh()
+        self.main = nn.Sequential(*mods)
+
+    def slot_names(self) -> list[str]:
+        return ["z (all layers)"]
+
+    def _mapping(self, z, c, truncation_psi, truncation_cutoff):
+        return (z * truncation_psi).unsqueeze(1)
+
+    def _synthesis(self, codes, c, truncation_psi, noise_mode):
+        x = codes[:, 0]
+        if self.c_dim:
+            x = torch.cat([x, c], dim=1)
+        return self.main(x[:, :, None, None])
+
+    def sefa_weights(self, slots):
+        w = self.main[self.config["layers"][0]["index"]].weight[: self.z_dim]  # [z, out, k, k]
+        return [w.flatten(1).T]  # a 1x1 input through a transposed conv is a dense map z -> out*k*k
+
+    def activation_layers(self) -> list[str]:
+        return [f"main.{i}" for i, m in enumerate(self.main) if isinstance(m, nn.ReLU)]
+
+    def activation_module(self, name: str) -> nn.Module:
+        if name not in self.activation_layers():
+            return super().activation_module(name)
+        return self.main[int(name.split(".")[1])]
+
+
+def _declared(ckpt: Checkpoint) -> dict:
+    if ckpt.metadata.get("dcgan"):
+        return json.loads(ckpt.metadata["dcgan"])
+    return dict(ckpt.sidecar or {})
+
+
+def build(ckpt: Checkpoint) -> DCGANGenerator:
+    sd = _dcgan_state(ckpt.obj)
+    config = infer_config(sd)
+    decl = _declared(ckpt)
+    if "c_dim" in decl or "z_dim" in decl:
+        c_dim = int(decl.get("c_dim", config["in_dim"] - int(decl.get("z_dim", config["in_dim"]))))
+        z_dim = int(decl.get("z_dim", config["in_dim"] - c_dim))
+        if z_dim + c_dim != config["in_dim"] or z_dim <= 0 or c_dim < 0:
+            raise ckpt.fail(f"the sidecar says z {z_dim} + classes {c_dim}, but the first layer takes "
+                            f"{config['in_dim']} inputs")
+        config.update(z_dim=z_dim, c_dim=c_dim)
+    names = decl.get("class_names")
+    if names is not None:
+        if not isinstance(names, list) or len(names) != config["c_dim"]:
+            raise ckpt.fail(f"the sidecar lists {len(names) if isinstance(names, list) else '?'} class names "
+                            f"for {config['c_dim']} classes")
+        config["class_names"] = [str(n) for n in names]
+    return from_native(sd, config, "dcgan")
+
+
+def from_native(state: dict[str, torch.Tensor], config: dict, arch: str = "dcgan") -> DCGANGenerator:
+    gen = DCGANGenerator(config)
+    gen.load_state_dict(state, strict=True)
+    return gen

@@ -1,0 +1,168 @@
+"""Read a checkpoint file into plain Python objects without running its code.
+
+The format is sniffed from the bytes, not the extension: safetensors, torch zip, legacy torch,
+or a raw pickle (NVlabs).  Torch files load with ``weights_only=True`` on the CPU, so files saved
+on CUDA open on a CPU-only machine.  Every failure is a :class:`CheckpointError` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import struct
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..errors import CheckpointError, UnsafePickleError
+from . import safe_pickle
+
+TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
+FOLDER_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "generator.safetensors", "generator.pth")
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint read into memory: the object, its format, metadata and any sidecar config."""
+
+    path: str
+    format: str
+    obj: Any
+    metadata: dict[str, str] = field(default_factory=dict)
+    sidecar: dict | None = None
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+    def fail(self, reason: str) -> CheckpointError:
+        return CheckpointError(self.path, reason)
+
+
+def sniff(path: str, head: bytes) -> str:
+    """Name the container format from the first bytes of a file."""
+    if len(head) == 0:
+        raise CheckpointError(path, "the file is empty")
+    if head[:4] == b"PK\x03\x04":
+        return "zip"
+    if head.startswith(TORCH_LEGACY_MAGIC):
+        return "torch-legacy"
+    if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:
+        return "pickle"
+    if head[:6] == b"\x93NUMPY":
+        return "npy"
+    if len(head) >= 9:
+        (n,) = struct.unpack("<Q", head[:8])
+        if 2 <= n <= 100_000_000 and head[8:9] == b"{":
+            return "safetensors"
+    raise CheckpointError(path, "unknown file format (not safetensors, a torch file or a pickle)")
+
+
+def _resolve(path: str) -> str:
+    if os.path.isdir(path):
+        for name in FOLDER_WEIGHTS:
+            p = os.path.join(path, name)
+            if os.path.isfile(p):
+                return p
+        raise CheckpointError(path, f"the folder holds none of {', '.join(FOLDER_WEIGHTS)}")
+    if not os.path.isfile(path):
+        raise CheckpointError(path, "no such file")
+    return path
+
+
+def read_sidecar(path: str) -> dict | None:
+    """Config beside a checkpoint: ``<file>.json``, ``<stem>.json`` or ``config.json`` in its folder."""
+    stem, _ = os.path.splitext(path)
+    for cand in (path + ".json", stem + ".json", os.path.join(os.path.dirname(path), "config.json")):
+        if cand != path and os.path.isfile(cand):
+            try:
+                with open(cand, encoding="utf-8") as f:
+                    data = json.load(f)
+            except (OSError, ValueError) as e:
+                raise CheckpointError(cand, f"the sidecar config is not valid JSON ({e})") from None
+            if not isinstance(data, dict):
+                raise CheckpointError(cand, "the sidecar config is not a JSON object")
+            return data
+    return None
+
+
+def _torch_load(path: str) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=None)
+    except pickle.UnpicklingError as e:
+        msg = str(e)
+        marker = "GLOBAL "
+        if marker in msg:
+            glob = msg.split(marker, 1)[1].split()[0].rstrip(".,'\"")
+            raise UnsafePickleError(path, f"the file asks for the global '{glob}', which is not on the allow-list "
+                                    "of checkpoint types; nothing was run") from None
+        raise CheckpointError(path, f"torch refused the file as unsafe or malformed ({msg.splitlines()[0][:200]})") from None
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(path, f"not a readable torch file ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})") from None
+
+
+def _safetensors_load(path: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import safe_open
+
+    try:
+        out: dict[str, torch.Tensor] = {}
+        with safe_open(path, framework="pt", device="cpu") as f:
+            meta = dict(f.metadata() or {})
+            for k in f.keys():
+                out[k] = f.get_tensor(k)
+        return out, meta
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(path, f"not a valid safetensors file ({type(e).__name__}: {str(e)[:200]})") from None
+
+
+def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read any supported container into a :class:`Checkpoint` (no architecture logic here)."""
+    path = _resolve(os.fspath(path))
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError as e:
+        raise CheckpointError(path, f"cannot open ({e.strerror})") from None
+    fmt = sniff(path, head)
+    meta: dict[str, str] = {}
+    if fmt == "safetensors":
+        obj, meta = _safetensors_load(path)
+    elif fmt == "zip":
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError) as e:
+            raise CheckpointError(path, f"a damaged zip archive ({e})") from None
+        if not any(n.endswith("data.pkl") for n in names):
+            raise CheckpointError(path, "a zip archive that is not a torch checkpoint (no data.pkl)")
+        fmt = "torch-zip"
+        obj = _torch_load(path)
+    elif fmt == "torch-legacy":
+        obj = _torch_load(path)
+    elif fmt == "pickle":
+        obj = safe_pickle.load_pickle(path)
+    else:
+        raise CheckpointError(path, f"a {fmt} array file is not a generator checkpoint")
+    return Checkpoint(path=path, format=fmt, obj=obj, metadata=meta, sidecar=read_sidecar(path))
+
+
+def state_dict_of(obj: Any, keys: tuple[str, ...] = ()) -> dict[str, torch.Tensor] | None:
+    """The first of ``keys`` in ``obj`` that is a dict of tensors, or ``obj`` itself if it is one."""
+    for k in keys:
+        if isinstance(obj, dict) and isinstance(obj.get(k), dict):
+            sd = obj[k]
+            if sd and all(isinstance(v, torch.Tensor) for v in sd.values()):
+                return dict(sd)
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return dict(obj)
+    return None
+
+
+def strip_prefix(sd: dict[str, torch.Tensor], prefix: str = "module.") -> dict[str, torch.Tensor]:
+    """Drop a DataParallel-style prefix when every key has it."""
+    if sd and all(k.startswith(prefix) for k in sd):
+        return {k[len(prefix):]: v for k, v in sd.items()}
+    return sd

@@ -1,0 +1,205 @@
+"""The one place that touches ComfyUI: device, progress, interrupt, model folders, memory.
+
+Every function falls back to plain torch when ComfyUI is absent, so nodes run in tests, in the
+workflow runner and in the command-line demo."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+import torch
+
+log = logging.getLogger("gan_latent_lab")
+
+FOLDERS = {"gan": (".pt", ".pth", ".pkl", ".safetensors", ".bin", ".tar", ".ckpt"),
+           "gan_directions": (".safetensors", ".npy", ".npz", ".voynov", ".pt")}
+BUILTIN_PREFIX = "builtin: "
+
+
+def _comfy(name: str) -> Any | None:
+    try:
+        import importlib
+
+        return importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - ComfyUI absent or broken: fall back
+        return None
+
+
+def has_comfy() -> bool:
+    return _comfy("comfy.model_management") is not None
+
+
+# ----- devices ------------------------------------------------------------------------------
+def torch_device() -> torch.device:
+    mm = _comfy("comfy.model_management")
+    if mm is not None:
+        return mm.get_torch_device()
+    forced = os.environ.get("GAN_LATENT_LAB_DEVICE")
+    if forced:
+        return torch.device(forced)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def intermediate_device() -> torch.device:
+    mm = _comfy("comfy.model_management")
+    return mm.intermediate_device() if mm is not None else torch.device("cpu")
+
+
+def offload_device() -> torch.device:
+    mm = _comfy("comfy.model_management")
+    return mm.unet_offload_device() if mm is not None else torch.device("cpu")
+
+
+_patchers: dict[int, Any] = {}
+
+
+def load_to_device(gen: torch.nn.Module) -> torch.device:
+    """Put a generator on the compute device the ComfyUI way (its memory manager may evict it later)."""
+    device = torch_device()
+    mm = _comfy("comfy.model_management")
+    mp = _comfy("comfy.model_patcher")
+    if mm is not None and mp is not None:
+        patcher = _patchers.get(id(gen))
+        if patcher is None or patcher.model is not gen:
+            patcher = mp.ModelPatcher(gen, load_device=device, offload_device=offload_device())
+            _patchers[id(gen)] = patcher
+        try:
+            mm.load_models_gpu([patcher])
+            return device
+        except Exception as e:  # noqa: BLE001 - keep working if the memory manager rejects a plain module
+            log.warning("GAN Latent Lab: ComfyUI's model manager could not load the generator (%s); moving it directly", e)
+    gen.to(device)
+    return device
+
+
+def forget_model(gen: torch.nn.Module) -> None:
+    _patchers.pop(id(gen), None)
+
+
+def soft_empty_cache() -> None:
+    mm = _comfy("comfy.model_management")
+    if mm is not None:
+        mm.soft_empty_cache()
+
+
+# ----- progress and interrupt ---------------------------------------------------------------
+_interrupt = threading.Event()
+
+
+class Interrupted(Exception):
+    """Raised when the user interrupts outside ComfyUI (ComfyUI raises its own exception)."""
+
+
+def request_interrupt(flag: bool = True) -> None:
+    """Outside ComfyUI: ask running loops to stop at their next check (tests, runner)."""
+    if flag:
+        _interrupt.set()
+    else:
+        _interrupt.clear()
+
+
+def check_interrupt() -> None:
+    mm = _comfy("comfy.model_management")
+    if mm is not None:
+        mm.throw_exception_if_processing_interrupted()
+    if _interrupt.is_set():
+        _interrupt.clear()
+        raise Interrupted("interrupted")
+
+
+class Progress:
+    """ComfyUI's progress bar when present (with optional preview images), else a counter."""
+
+    def __init__(self, total: int) -> None:
+        self.total = max(int(total), 1)
+        self.value = 0
+        utils = _comfy("comfy.utils")
+        self._bar = utils.ProgressBar(self.total) if utils is not None and hasattr(utils, "ProgressBar") else None
+
+    def update(self, n: int = 1, preview: Any = None) -> None:
+        self.value = min(self.value + n, self.total)
+        self.set(self.value, preview)
+
+    def set(self, value: int, preview: Any = None) -> None:
+        self.value = value
+        if self._bar is not None:
+            if preview is not None:
+                self._bar.update_absolute(value, self.total, ("PNG", preview, None))
+            else:
+                self._bar.update_absolute(value, self.total)
+
+
+# ----- model folders ------------------------------------------------------------------------
+def _fallback_root() -> str:
+    return os.environ.get("GAN_LATENT_LAB_MODELS", os.path.join(os.path.expanduser("~"), ".cache", "gan_latent_lab"))
+
+
+def register_folders() -> None:
+    """Add ``models/gan`` and ``models/gan_directions`` to ComfyUI's folder list, merging, never replacing."""
+    fp = _comfy("folder_paths")
+    if fp is None:
+        return
+    for kind, exts in FOLDERS.items():
+        path = os.path.join(fp.models_dir, kind)
+        entry = fp.folder_names_and_paths.get(kind)
+        if entry is None:
+            fp.folder_names_and_paths[kind] = ([path], set(exts))
+            continue
+        paths, known = entry
+        if path not in paths:
+            paths.append(path)
+        if isinstance(known, set):
+            known.update(exts)
+
+
+def folder(kind: str) -> str:
+    """The first (writable) folder for a kind."""
+    fp = _comfy("folder_paths")
+    if fp is not None:
+        try:
+            paths = fp.get_folder_paths(kind)
+            if paths:
+                return paths[0]
+        except Exception:  # noqa: BLE001
+            pass
+        return os.path.join(fp.models_dir, kind)
+    return os.path.join(_fallback_root(), kind)
+
+
+def list_files(kind: str) -> list[str]:
+    fp = _comfy("folder_paths")
+    if fp is not None:
+        try:
+            return sorted(fp.get_filename_list(kind))
+        except Exception:  # noqa: BLE001
+            pass
+    root = folder(kind)
+    out = []
+    if os.path.isdir(root):
+        for dirpath, dirnames, files in os.walk(root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for f in files:
+                if not f.startswith(".") and f.lower().endswith(FOLDERS[kind]):
+                    out.append(os.path.relpath(os.path.join(dirpath, f), root).replace(os.sep, "/"))
+            for d in dirnames:  # a BigGAN folder counts as one model
+                if kind == "gan" and os.path.isfile(os.path.join(dirpath, d, "config.json")):
+                    out.append(os.path.relpath(os.path.join(dirpath, d), root).replace(os.sep, "/"))
+    return sorted(out)
+
+
+def full_path(kind: str, name: str) -> str | None:
+    fp = _comfy("folder_paths")
+    if fp is not None:
+        try:
+            p = fp.get_full_path(kind, name)
+            if p:
+                return p
+        except Exception:  # noqa: BLE001
+            pass
+    from .paths import safe_join
+
+    p = safe_join(folder(kind), name)
+    return p if os.path.exists(p) else None

@@ -1,0 +1,182 @@
+"""Load a generator, draw latents from seeds, decode latents to images."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import torch
+
+from .. import loaders
+from ..directions.latent import GANLatent
+from ..errors import InputError
+from . import bridge
+from .common import CATEGORY, DECODE_CHUNK, LATENT, MAX_BATCH, MODEL, SEED_MAX, batch_size, check_latent, finite, seed, to_image
+
+# Built-in entries: real DCGANs shipped by PyPI packages, so a fresh install has a model.
+BUILTINS = {
+    "face DCGAN 64px (gan-face-generate)": ("gan_face_generate", "weights.tar", None),
+    "eye DCGAN 128px, 8 classes (omniart-eye-generator)": (
+        "omniart_eye_generator", "generator_model_state.pth",
+        {"z_dim": 100, "c_dim": 8,
+         "class_names": ["amber", "blue", "brown", "gray", "grayscale", "green", "hazel", "red"]}),
+}
+
+
+def builtin_path(label: str) -> tuple[str, dict | None] | None:
+    """The file of a built-in model if its package is installed (found without importing it)."""
+    entry = BUILTINS.get(label)
+    if entry is None:
+        return None
+    module, filename, sidecar = entry
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(list(spec.submodule_search_locations)[0], filename)
+    return (path, sidecar) if os.path.isfile(path) else None
+
+
+def model_choices() -> list[str]:
+    names = bridge.list_files("gan")
+    names += [bridge.BUILTIN_PREFIX + k for k in BUILTINS if builtin_path(k)]
+    return names or ["(put checkpoints into models/gan)"]
+
+
+_cache: dict[tuple, loaders.GANGenerator] = {}
+
+
+def load_model(name: str) -> loaders.GANGenerator:
+    """Load by widget name, cached by file identity so re-running a graph reuses the model."""
+    sidecar = None
+    if name.startswith(bridge.BUILTIN_PREFIX):
+        found = builtin_path(name[len(bridge.BUILTIN_PREFIX):])
+        if found is None:
+            raise InputError(f"built-in model {name!r} is not installed (pip install its package)")
+        path, sidecar = found
+    else:
+        path = bridge.full_path("gan", name)
+        if path is None:
+            raise InputError(f"no model {name!r} in models/gan")
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+    gen = _cache.get(key)
+    if gen is None:
+        gen = loaders.load_gan(path, sidecar=sidecar)
+        _cache.clear()  # keep one model resident; ComfyUI's own cache holds node outputs
+        _cache[key] = gen
+    return gen
+
+
+class LoadGANModel:
+    DESCRIPTION = ("Load a GAN generator (StyleGAN 1/2/3, BigGAN, PGGAN, DCGAN) from models/gan. Files are read "
+                   "without running any code they contain.")
+    CATEGORY = CATEGORY
+    RETURN_TYPES = (MODEL, "STRING")
+    RETURN_NAMES = ("model", "summary")
+    OUTPUT_TOOLTIPS = ("The generator, ready for latents and directions.",
+                       "Architecture, resolution, code width, injection slots and the layer each slot feeds.")
+    FUNCTION = "load"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model_name": (model_choices(), {
+            "tooltip": "Checkpoint in models/gan (.pkl, .pt, .pth, .safetensors, BigGAN folder) or a built-in model."})}}
+
+    def load(self, model_name):
+        gen = load_model(model_name)
+        return (gen, gen.summary())
+
+
+class GANLatentFromSeed:
+    DESCRIPTION = ("Draw latent codes from seeds (seed, seed+1, ...). The same seed gives the same z as NVIDIA's "
+                   "tools; the codes are the editable w+ (style GANs) or z (other GANs).")
+    CATEGORY = CATEGORY
+    RETURN_TYPES = (LATENT, "STRING")
+    RETURN_NAMES = ("latent", "summary")
+    OUTPUT_TOOLTIPS = ("Codes with their seeds, z and class.", "What was drawn.")
+    FUNCTION = "sample"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "model": (MODEL, {"tooltip": "The generator the codes are for."}),
+            "seed": ("INT", {"default": 0, "min": 0, "max": SEED_MAX, "control_after_generate": True,
+                             "tooltip": "First seed; the batch uses seed, seed+1, ..."}),
+            "batch_size": ("INT", {"default": 4, "min": 1, "max": MAX_BATCH, "tooltip": "How many latents."}),
+            "truncation_psi": ("FLOAT", {"default": 0.7, "min": -2.0, "max": 2.0, "step": 0.05,
+                                         "tooltip": "Pull codes toward the average (1 = none, 0.7 typical)."}),
+            "truncation_cutoff": ("INT", {"default": 0, "min": 0, "max": 64,
+                                          "tooltip": "Truncate only the first N slots (0 = all slots)."}),
+            "class_label": ("STRING", {"default": "0", "tooltip":
+                                       "Conditional models: class index, 'a,b' or 'a:0.7,b:0.3' mix, or a class name. "
+                                       "Ignored by unconditional models."}),
+        }}
+
+    def sample(self, model, seed, batch_size, truncation_psi, truncation_cutoff, class_label):
+        latent, note = sample_latent(model, seed, batch_size, truncation_psi, truncation_cutoff, class_label)
+        return (latent, note)
+
+
+def sample_latent(model, first_seed, n, psi, cutoff, class_label="0") -> tuple[GANLatent, str]:
+    s0 = seed(first_seed)
+    n = batch_size(n)
+    if s0 + n - 1 > SEED_MAX:
+        raise InputError(f"seeds {s0}..{s0 + n - 1} run past {SEED_MAX}")
+    psi = finite("truncation_psi", psi)
+    seeds = list(range(s0, s0 + n))
+    with torch.no_grad():
+        z = model.sample_z(seeds)
+        c = model.make_c(class_label, n)
+        codes = model.mapping(z, c, truncation_psi=psi, truncation_cutoff=int(cutoff) or None)
+    note = f"{n} latents, seeds {s0}..{s0 + n - 1}, psi {psi}" + (f", cutoff {cutoff}" if cutoff else "")
+    if model.c_dim:
+        note += f", class {class_label}"
+    elif str(class_label).strip() not in ("", "0"):
+        note += f" (class {class_label!r} ignored: {model.arch} is unconditional)"
+    return GANLatent(codes=codes, fingerprint=model.fingerprint, z=z, c=c, seeds=seeds, truncation_psi=psi,
+                     space=model.code_space), note
+
+
+class GANDecode:
+    DESCRIPTION = "Decode latent codes into images on ComfyUI's device, in chunks, with progress and interrupt."
+    CATEGORY = CATEGORY
+    RETURN_TYPES = ("IMAGE",)
+    OUTPUT_TOOLTIPS = ("Images [batch, height, width, 3] in 0..1.",)
+    FUNCTION = "decode"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "model": (MODEL, {"tooltip": "The generator that made the latent."}),
+            "latent": (LATENT, {"tooltip": "Codes to decode."}),
+            "noise_mode": (["const", "random", "none"], {"default": "const", "tooltip":
+                           "Style GAN per-pixel noise: const (repeatable), random, or none."}),
+        }}
+
+    def decode(self, model, latent, noise_mode):
+        return (decode_latent(model, latent, noise_mode),)
+
+
+def decode_latent(model, latent: GANLatent, noise_mode: str = "const", chunk: int = DECODE_CHUNK) -> torch.Tensor:
+    """Codes -> IMAGE on the intermediate device, chunk by chunk."""
+    check_latent(model, latent)
+    device = bridge.load_to_device(model)
+    out_device = bridge.intermediate_device()
+    bar = bridge.Progress(len(latent))
+    parts = []
+    with torch.no_grad():
+        for start in range(0, len(latent), chunk):
+            bridge.check_interrupt()
+            codes = latent.codes[start:start + chunk].to(device)
+            c = None if latent.c is None or model.c_dim == 0 else latent.c[start:start + chunk].to(device)
+            img = model.synthesis(codes, c, truncation_psi=latent.truncation_psi, noise_mode=noise_mode)
+            parts.append(to_image(img).to(out_device))
+            bar.update(codes.shape[0])
+    return torch.cat(parts)
+
+
+NODES = {
+    "GANLabLoadModel": (LoadGANModel, "Load GAN Model"),
+    "GANLabLatentFromSeed": (GANLatentFromSeed, "GAN Latent from Seed"),
+    "GANLabDecode": (GANDecode, "GAN Decode"),
+}
