@@ -4,7 +4,7 @@ import importlib.util
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if "gan_latent_lab" not in sys.modules or os.path.dirname(sys.modules["gan_latent_lab"].__file__) != ROOT:
     for name in [m for m in sys.modules if m == "gan_latent_lab" or m.startswith("gan_latent_lab.")]:
         del sys.modules[name]
