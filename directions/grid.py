@@ -72,7 +72,7 @@ def direction_label(directions, index: int) -> str:
     """"#3 eig=12.5" for eigenvalue sets, "#3 sd=1.8" for stdev sets, plus the label if named (ASCII: every PIL font draws it)."""
     v = float(directions.values[index])
     kind = {"eigenvalue": "eig", "stdev": "sd"}.get(directions.scale_kind)
-    text = f"#{index}" + (f" {kind}={v:.3g}" if kind else "")
+    text = f"#{index}" + (f" {kind}={v:.4g}" if kind else "")
     if directions.labels and index < len(directions.labels) and directions.labels[index]:
         text += f" {directions.labels[index]}"
     return text

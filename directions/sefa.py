@@ -59,18 +59,20 @@ def sefa(model, slots: str | Sequence[int] | None = "all", k: int | None = None)
     values, vectors = factorize(weights)
     if vectors.shape[1] != model.w_dim:
         raise MismatchError(f"SeFa weights are {vectors.shape[1]} wide but the codes are {model.w_dim} wide")
+    values_all_sum = values.sum()
     if k is not None:
         values, vectors = values[:k], vectors[:k]
     spec = slots if isinstance(slots, str) else format_slots(slot_list)
     return Directions(vectors=vectors, values=values, method="sefa", space=model.code_space, slots=slot_list,
                       scale_kind="eigenvalue", fingerprint=model.fingerprint,
-                      meta={"slots": spec, "k": k, "rows": int(sum(w.shape[0] for w in weights))})
+                      meta={"slots": spec, "k": k, "rows": int(sum(w.shape[0] for w in weights)),
+                            "eigen_total": float(values_all_sum)})
 
 
 def eigen_table(directions: Directions, limit: int = 64) -> str:
     """A text table of index, value and share of the total, for the node's STRING output."""
     vals = directions.values
-    total = float(vals.sum()) or 1.0
+    total = float(directions.meta.get("eigen_total") or vals.sum()) or 1.0
     kind = {"eigenvalue": "eigenvalue", "stdev": "stdev"}.get(directions.scale_kind, "value")
     lines = [f"{directions.method} on slots {format_slots(directions.slots)}: {len(directions)} directions",
              f"{'index':>5}  {kind:>12}  {'share':>7}"]
