@@ -19,13 +19,18 @@ from .container import Directions
 from .slots import format_slots, parse_slots
 
 
-def stack_weights(weights: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Weights ``[out_i, dim]`` -> one float64 matrix ``[sum out_i, dim]`` with unit-length rows."""
+def _check_weights(weights: Sequence[torch.Tensor]) -> None:
+    """At least one matrix, all ``[out, dim]`` with the same ``dim``."""
     if not weights:
         raise InputError("SeFa needs at least one weight matrix")
     dims = {int(w.shape[-1]) for w in weights}
     if len(dims) != 1 or any(w.ndim != 2 for w in weights):
         raise MismatchError(f"SeFa weights must all be [out, dim] with one dim, got {[list(w.shape) for w in weights]}")
+
+
+def stack_weights(weights: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Weights ``[out_i, dim]`` -> one float64 matrix ``[sum out_i, dim]`` with unit-length rows."""
+    _check_weights(weights)
     a = torch.cat([w.detach().to("cpu", torch.float64) for w in weights], dim=0)
     return a / torch.linalg.vector_norm(a, dim=1, keepdim=True).clamp_min(1e-30)
 
@@ -38,13 +43,28 @@ def fix_signs(vectors: torch.Tensor) -> torch.Tensor:
     return vectors * signs
 
 
+def gram(weights: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``AᵀA`` of the unit-row stack, as float64.
+
+    The product runs in the weights' own precision (float32: a sum of unit-row outer products,
+    accurate to about 1e-7 relative) and only the small ``[dim, dim]`` result is promoted, so the
+    float64 eigen solve costs what the decomposition needs and no more."""
+    _check_weights(weights)
+    dtype = torch.float64 if any(w.dtype == torch.float64 for w in weights) else torch.float32
+    a = torch.cat([w.detach().to("cpu", dtype) for w in weights], dim=0)
+    a = a / torch.linalg.vector_norm(a, dim=1, keepdim=True).clamp_min(1e-30)
+    return (a.T @ a).to(torch.float64)
+
+
+def decompose(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenvalues (descending) and sign-fixed unit eigenvectors (rows) of a symmetric float64 matrix."""
+    values, vecs = torch.linalg.eigh(g)  # ascending, vectors in columns
+    return values.flip(0).clamp_min(0.0), fix_signs(vecs.flip(1).T.contiguous())
+
+
 def factorize(weights: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Eigenvalues ``[dim]`` (descending) and unit eigenvectors ``[dim, dim]`` (rows) of ``AᵀA``."""
-    a = stack_weights(weights)
-    values, vecs = torch.linalg.eigh(a.T @ a)  # ascending, vectors in columns
-    values = values.flip(0).clamp_min(0.0)
-    vectors = fix_signs(vecs.flip(1).T.contiguous())
-    return values, vectors
+    return decompose(gram(weights))
 
 
 def sefa(model, slots: str | Sequence[int] | None = "all", k: int | None = None) -> Directions:
