@@ -42,6 +42,8 @@ trap 'rm -f "$REQS" "$PIN"' EXIT
 echo "torch==$INSTALLED" > "$PIN"
 grep -v '^\s*#' "$ROOT/requirements.txt" | sed 's/\s*$//' | grep -v '^$' | grep -Eiv "$SKIP" > "$REQS"
 "$VPY" -m pip install -q -c "$PIN" -r "$REQS"
+# ComfyUI imports requests at start-up without listing it (it used to come with other packages).
+"$VPY" -m pip install -q -c "$PIN" requests
 "$VPY" -m pip install -q --no-deps "gan-face-generate==1.1.1"
 
 echo "ComfyUI: $ROOT ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no git'))"
