@@ -22,7 +22,7 @@ import torch
 
 from .errors import GANLabError
 
-SOCKET_WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
+WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
 SEED_NAMES = ("seed", "noise_seed")
 IGNORED_TYPES = ("Note", "MarkdownNote")  # comments only; Reroute and PrimitiveNode are resolved away
 MODE_MUTED, MODE_BYPASS = 2, 4
@@ -90,15 +90,15 @@ class NodeDef:
     call: Callable[..., Any] | None = None
     output_node: bool = False
 
-    def widget_slots(self) -> list[tuple[str | None, bool]]:
-        """The widgets in ``widgets_values`` order: (input name or None for a seed's control value)."""
-        slots: list[tuple[str | None, bool]] = []
+    def widget_slots(self) -> list[str | None]:
+        """Input names in ``widgets_values`` order; None marks a seed's "fixed/increment/randomize" value."""
+        slots: list[str | None] = []
         for name, typ, opts, _ in self.inputs:
             if not is_widget(typ, opts):
                 continue
-            slots.append((name, True))
+            slots.append(name)
             if typ == "INT" and (name in SEED_NAMES or opts.get("control_after_generate")):
-                slots.append((None, False))
+                slots.append(None)
         return slots
 
 
@@ -106,7 +106,7 @@ def is_widget(typ: Any, opts: Mapping) -> bool:
     """Combo lists and the plain value types are widgets; everything else is a socket."""
     if opts.get("forceInput"):
         return False
-    return isinstance(typ, (list, tuple)) or typ in SOCKET_WIDGET_TYPES
+    return isinstance(typ, (list, tuple)) or typ in WIDGET_TYPES
 
 
 def pack_node_def(cls: type) -> NodeDef:
@@ -209,15 +209,15 @@ def _input_links(node: Mapping) -> dict[str, int]:
 def _widget_values(node: Mapping, ndef: NodeDef) -> dict[str, Any]:
     values = node.get("widgets_values")
     slots = ndef.widget_slots()
-    names = [n for n, _ in slots if n is not None]
+    names = [n for n in slots if n is not None]
     if values is None:
         values = []
     if isinstance(values, dict):
         return {k: v for k, v in values.items() if k in names}
     if len(values) != len(slots):
-        expected = ", ".join(n if n is not None else "<control_after_generate>" for n, _ in slots) or "none"
+        expected = ", ".join(n if n is not None else "<control_after_generate>" for n in slots) or "none"
         raise GANLabError(f"{_node_label(node)}: expected {len(slots)} widget values ({expected}), got {len(values)}: {values!r}")
-    return {n: v for (n, _), v in zip(slots, values) if n is not None}
+    return {n: v for n, v in zip(slots, values) if n is not None}
 
 
 @dataclass(frozen=True)
@@ -393,12 +393,15 @@ def run(workflow: str | os.PathLike | Mapping, out_dir: str | os.PathLike = "out
 # ----- API format ---------------------------------------------------------------------------
 def to_api(workflow: str | os.PathLike | Mapping, defs: Mapping[str, NodeDef] | None = None) -> dict[str, dict]:
     """The workflow in ComfyUI's API format: ``{id: {class_type, inputs, _meta}}``, links as ``[from_id, slot]``."""
+    from . import NODE_DISPLAY_NAME_MAPPINGS
+
     steps = resolve(workflow, defs)
     api = {}
     for nid, step in sorted(steps.items(), key=lambda kv: _id_key(kv[0])):
         inputs: dict[str, Any] = dict(step.inputs)
         inputs.update({name: [src, slot] for name, (src, slot) in step.refs.items()})
-        api[nid] = {"class_type": step.type, "inputs": inputs, "_meta": {"title": step.title or step.type}}
+        title = step.title or NODE_DISPLAY_NAME_MAPPINGS.get(step.type, step.type)
+        api[nid] = {"class_type": step.type, "inputs": inputs, "_meta": {"title": title}}
     return api
 
 

@@ -57,6 +57,19 @@ def offload_device() -> torch.device:
 _patchers: dict[int, Any] = {}
 
 
+class _PatcherHolder(torch.nn.Module):
+    """The module ComfyUI's ModelPatcher manages in place of the generator itself.
+
+    ModelPatcher writes plain attributes onto its module (``device``, memory counters), which the
+    generator's read-only ``device`` property refuses; the holder takes them and carries the
+    generator as a submodule, so moving the holder moves the generator."""
+
+    def __init__(self, gen: torch.nn.Module) -> None:
+        super().__init__()
+        self.gen = gen
+        self.device = getattr(gen, "device", None)
+
+
 def load_to_device(gen: torch.nn.Module) -> torch.device:
     """Put a generator on the compute device the ComfyUI way (its memory manager may evict it later)."""
     device = torch_device()
@@ -64,11 +77,13 @@ def load_to_device(gen: torch.nn.Module) -> torch.device:
     mp = _comfy("comfy.model_patcher")
     if mm is not None and mp is not None:
         patcher = _patchers.get(id(gen))
-        if patcher is None or patcher.model is not gen:
-            patcher = mp.ModelPatcher(gen, load_device=device, offload_device=offload_device())
+        if patcher is None or getattr(patcher.model, "gen", None) is not gen:
+            patcher = mp.ModelPatcher(_PatcherHolder(gen), load_device=device, offload_device=offload_device())
             _patchers[id(gen)] = patcher
         try:
             mm.load_models_gpu([patcher])
+            if next(gen.parameters(), None) is not None and next(gen.parameters()).device != device:
+                gen.to(device)  # the manager chose not to move it (low memory modes): do it here
             return device
         except Exception as e:  # noqa: BLE001 - keep working if the memory manager rejects a plain module
             log.warning("GAN Latent Lab: ComfyUI's model manager could not load the generator (%s); moving it directly", e)

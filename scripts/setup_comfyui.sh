@@ -11,7 +11,9 @@
 # constraint that keeps that torch, without the packages that would pull another torch
 # (torchvision, torchaudio, and spandrel, which needs torchvision: only the upscale-model nodes
 # use it) or that a headless --cpu start with --front-end-root does not use (the frontend,
-# templates and docs wheels).
+# templates and docs wheels).  ComfyUI imports torchvision at start-up (two model families use
+# it); the registry only has CUDA builds of it, which do not load beside a CPU torch, so
+# tests/comfy_harness.py puts an import-only stub on the server's path when it is missing.
 # The built-in face DCGAN package is installed with --no-deps so its weights are present.
 set -euo pipefail
 
@@ -42,6 +44,8 @@ trap 'rm -f "$REQS" "$PIN"' EXIT
 echo "torch==$INSTALLED" > "$PIN"
 grep -v '^\s*#' "$ROOT/requirements.txt" | sed 's/\s*$//' | grep -v '^$' | grep -Eiv "$SKIP" > "$REQS"
 "$VPY" -m pip install -q -c "$PIN" -r "$REQS"
+# ComfyUI imports requests at start-up without listing it (it used to come with other packages).
+"$VPY" -m pip install -q -c "$PIN" requests
 "$VPY" -m pip install -q --no-deps "gan-face-generate==1.1.1"
 
 echo "ComfyUI: $ROOT ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no git'))"

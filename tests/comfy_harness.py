@@ -1,0 +1,207 @@
+"""Start and stop a real, headless ComfyUI with this pack linked in, and talk to its HTTP API.
+
+Used by test_comfyui_e2e.py.  The server gets its own base directory (custom_nodes with a link
+to the checkout under test, models, output, user) so the ComfyUI checkout itself is not changed,
+an in-memory database, an empty front-end folder and a free port from 8199.  Every request has a
+timeout and the server's process group is always ended.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+FIRST_PORT = 8199
+START_TIMEOUT_S = 240
+REQUEST_TIMEOUT_S = 30
+
+# ComfyUI imports torchvision at start-up (for two model families we never load); PyPI only has
+# CUDA builds of it, which do not load beside a CPU torch.  When the server's python cannot import
+# it, a stub that fails loudly on use is put on its path instead.
+_TORCHVISION_STUB = {
+    "__init__.py": '"""Stub for a headless CPU test server: importable, unusable."""\n'
+                   "def __getattr__(name):\n"
+                   "    raise ImportError(f'torchvision stub (test harness): torchvision.{name} is not available')\n",
+    "transforms.py": "def __getattr__(name):\n"
+                     "    raise ImportError(f'torchvision stub (test harness): transforms.{name} is not available')\n",
+}
+
+
+def comfy_python(root: str) -> str:
+    """The interpreter for ComfyUI: $COMFYUI_PYTHON, else ROOT/../comfy-venv, else this one."""
+    env = os.environ.get("COMFYUI_PYTHON")
+    if env:
+        return env
+    venv = os.path.join(os.path.dirname(os.path.abspath(root)), "comfy-venv", "bin", "python")
+    return venv if os.path.exists(venv) else sys.executable
+
+
+def free_port(start: int = FIRST_PORT, tries: int = 100) -> int:
+    for port in range(start, start + tries):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {start}..{start + tries - 1}")
+
+
+class ComfyServer:
+    """A ComfyUI process; use as a context manager so it is always stopped."""
+
+    def __init__(self, root: str, pack_dir: str, folder_name: str = "gan-latent-lab", python: str | None = None):
+        self.root = os.path.abspath(root)
+        self.pack_dir = os.path.abspath(pack_dir)
+        self.folder_name = folder_name
+        self.python = python or comfy_python(root)
+        self.base = tempfile.mkdtemp(prefix="gll-comfy-")
+        self.log_path = os.path.join(self.base, "comfyui.log")
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+
+    # ----- life cycle ------------------------------------------------------------------
+    def _prepare(self) -> dict:
+        custom = os.path.join(self.base, "custom_nodes")
+        os.makedirs(custom)
+        os.symlink(self.pack_dir, os.path.join(custom, self.folder_name))
+        for sub in ("models", "output", "input", "user", "frontend"):
+            os.makedirs(os.path.join(self.base, sub), exist_ok=True)
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)
+        probe = subprocess.run([self.python, "-c", "import torchvision"], capture_output=True, timeout=120)
+        if probe.returncode != 0:
+            stub = os.path.join(self.base, "stubs", "torchvision")
+            os.makedirs(stub)
+            for name, text in _TORCHVISION_STUB.items():
+                with open(os.path.join(stub, name), "w", encoding="utf-8") as f:
+                    f.write(text)
+            env["PYTHONPATH"] = os.path.dirname(stub)
+        return env
+
+    def start(self, timeout: float = START_TIMEOUT_S) -> "ComfyServer":
+        env = self._prepare()
+        self.port = free_port()
+        cmd = [self.python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
+               "--front-end-root", os.path.join(self.base, "frontend"), "--base-directory", self.base,
+               "--database-url", "sqlite:///:memory:", "--disable-auto-launch"]
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ComfyUI exited with {self.proc.returncode} during start-up:\n{self.log_tail()}")
+            try:
+                self.get_json("/system_stats", timeout=2)
+                return self
+            except (OSError, ValueError):
+                time.sleep(1)
+        self.stop()
+        raise RuntimeError(f"ComfyUI did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=15)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(timeout=15)
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def __enter__(self) -> "ComfyServer":
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()
+
+    # ----- log -------------------------------------------------------------------------
+    def log(self) -> str:
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def log_tail(self, n: int = 60) -> str:
+        try:
+            return "\n".join(self.log().splitlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+    def import_failures(self) -> list[str]:
+        """Log lines reporting a failed import (ComfyUI's own optional nodes included)."""
+        return [line for line in self.log().splitlines() if "IMPORT FAILED" in line]
+
+    def pack_import_line(self) -> str | None:
+        """The 'Import times for custom nodes' line of this pack's folder, or None if absent."""
+        suffix = os.sep + os.path.join("custom_nodes", self.folder_name)
+        for line in self.log().splitlines():
+            if " seconds" in line and line.rstrip().endswith(suffix):
+                return line.strip()
+        return None
+
+    # ----- HTTP ------------------------------------------------------------------------
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def request(self, path: str, body: dict | None = None, timeout: float = REQUEST_TIMEOUT_S) -> tuple[int, bytes]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url(path), data=data,
+                                     headers={"Content-Type": "application/json"} if data else {})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def get_json(self, path: str, timeout: float = REQUEST_TIMEOUT_S):
+        status, raw = self.request(path, timeout=timeout)
+        if status != 200:
+            raise ValueError(f"GET {path}: HTTP {status}: {raw[:500]!r}")
+        return json.loads(raw)
+
+    def queue(self, api_prompt: dict) -> tuple[int, dict]:
+        """POST /prompt; returns the HTTP status and the answer (prompt_id, or error and node_errors)."""
+        status, raw = self.request("/prompt", {"prompt": api_prompt, "client_id": uuid.uuid4().hex})
+        return status, json.loads(raw)
+
+    def wait_history(self, prompt_id: str, timeout: float = 180) -> dict:
+        """The finished history entry of a prompt (its status says success or error)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            entry = self.get_json(f"/history/{prompt_id}").get(prompt_id)
+            if entry and entry.get("status", {}).get("completed") is not None and (
+                    entry["status"].get("completed") or entry["status"].get("status_str") == "error"):
+                return entry
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"ComfyUI died while running {prompt_id}:\n{self.log_tail()}")
+            time.sleep(0.5)
+        raise TimeoutError(f"prompt {prompt_id} did not finish in {timeout:.0f} s:\n{self.log_tail()}")
+
+    def view(self, image: dict) -> bytes:
+        """The bytes of one image listed in a history entry's outputs."""
+        query = urllib.parse.urlencode({k: image.get(k, "") for k in ("filename", "subfolder", "type")})
+        status, raw = self.request(f"/view?{query}")
+        if status != 200:
+            raise ValueError(f"GET /view?{query}: HTTP {status}")
+        return raw
