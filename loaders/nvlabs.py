@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ..errors import CheckpointError
+from ..errors import InputError
 from .base import GANGenerator
 from .files import Checkpoint
 from .safe_pickle import Record
@@ -130,8 +130,8 @@ def build(ckpt: Checkpoint) -> GANGenerator:
         raise ckpt.fail(f"the pickle's network is a {net.class_name}, not a Generator")
     if not stylegan2.is_nvlabs_state(net.state_dict):
         raise ckpt.fail(f"the NVlabs network ({net.module_name}) is not a StyleGAN2 or StyleGAN3 generator")
-    cfg = stylegan2.config_from_init_kwargs(net.init_kwargs) if net.init_kwargs else stylegan2.infer_config(net.state_dict)
     try:
-        return stylegan2.from_native(net.state_dict, cfg)
-    except CheckpointError as e:
-        raise ckpt.fail(e.reason) from None
+        cfg = stylegan2.config_from_init_kwargs(net.init_kwargs) if net.init_kwargs else stylegan2.infer_config(net.state_dict)
+    except InputError as e:
+        raise ckpt.fail(str(e)) from None
+    return stylegan2.build_checked(ckpt, net.state_dict, cfg)

@@ -116,7 +116,7 @@ def build(ckpt: Checkpoint):
     args = obj.get("args")
     cfg["mapping_lr_mul"] = float(_arg(args, "lr_mlp", 0.01))
     cfg.update(stylegan2.declared_config(ckpt))
-    gen = stylegan2.from_native(state, cfg)
+    gen = stylegan2.build_checked(ckpt, state, cfg)
     if avg is None:
         gen.mapping_net.w_avg.copy_(mean_w(gen))
     return gen

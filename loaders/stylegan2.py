@@ -487,7 +487,15 @@ def build(ckpt: Checkpoint) -> GANGenerator:
     if "channel_base" in decl or "channel_max" in decl:
         cfg.pop("channels")
     cfg.update(decl)
-    return from_native(sd, cfg)
+    return build_checked(ckpt, sd, cfg)
+
+
+def build_checked(ckpt: Checkpoint, state: dict[str, torch.Tensor], config: dict) -> StyleGAN2Generator:
+    """``from_native`` whose errors name the checkpoint file."""
+    try:
+        return from_native(state, config)
+    except (CheckpointError, InputError) as e:
+        raise ckpt.fail(getattr(e, "reason", str(e))) from None
 
 
 def from_native(state: dict[str, torch.Tensor], config: dict, arch: str = "stylegan2") -> StyleGAN2Generator:

@@ -155,7 +155,7 @@ def build(ckpt: Checkpoint):
     if any(k.startswith(f"synthesis/{r}x{r}/Skip") for k in params for r in [2 ** i for i in range(3, 11)]):
         raise ckpt.fail("TF StyleGAN2 pickles of the resnet generator architecture are not supported")
     inferred.update(stylegan2.declared_config(ckpt))
-    return stylegan2.from_native(sd, inferred)
+    return stylegan2.build_checked(ckpt, sd, inferred)
 
 
 def _resolution(params: dict) -> int:
