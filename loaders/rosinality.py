@@ -115,6 +115,9 @@ def build(ckpt: Checkpoint):
     cfg = stylegan2.infer_config(state)
     args = obj.get("args")
     cfg["mapping_lr_mul"] = float(_arg(args, "lr_mlp", 0.01))
+    cm = _arg(args, "channel_multiplier", None)
+    if cm is not None:  # rosinality: 512 channels up to 32 px, then 16384 * multiplier / resolution
+        cfg = stylegan2.adopt_channel_formula(cfg, {"channel_base": 16384 * int(cm), "channel_max": 512})
     cfg.update(stylegan2.declared_config(ckpt))
     gen = stylegan2.build_checked(ckpt, state, cfg)
     if avg is None:

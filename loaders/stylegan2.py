@@ -428,6 +428,17 @@ def infer_config(sd: dict[str, torch.Tensor]) -> dict:
     }
 
 
+def adopt_channel_formula(inferred: dict, declared: dict) -> dict:
+    """Replace inferred per-resolution channels by a declared channel_base / channel_max that gives them."""
+    if "channel_base" not in declared or "channel_max" not in declared or not inferred.get("channels"):
+        return inferred
+    trial = {**inferred, "channels": None, "channel_base": declared["channel_base"], "channel_max": declared["channel_max"]}
+    formula = channels_for(trial)
+    if all(formula.get(int(r)) == c for r, c in inferred["channels"].items() if int(r) >= 4):
+        return trial
+    return inferred
+
+
 def config_from_init_kwargs(kw: dict) -> dict:
     """Our config from NVlabs ``Generator`` init kwargs (ADA: nested ``synthesis_kwargs``)."""
     kw = dict(kw)

@@ -149,7 +149,7 @@ def build(ckpt: Checkpoint):
         sd = convert(params, res, filt)
     except KeyError as e:
         raise ckpt.fail(f"the TF pickle lacks the variable {e.args[0]!r} of a StyleGAN2 generator") from None
-    inferred = stylegan2.infer_config(sd)
+    inferred = stylegan2.adopt_channel_formula(stylegan2.infer_config(sd), cfg)
     inferred.update({k: v for k, v in cfg.items() if k in ("conv_clamp", "mapping_lr_mul", "architecture",
                                                             "resample_filter")})
     if any(k.startswith(f"synthesis/{r}x{r}/Skip") for k in params for r in [2 ** i for i in range(3, 11)]):
