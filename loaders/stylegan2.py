@@ -510,14 +510,18 @@ def build_checked(ckpt: Checkpoint, state: dict[str, torch.Tensor], config: dict
 
 
 def from_native(state: dict[str, torch.Tensor], config: dict, arch: str = "stylegan2") -> StyleGAN2Generator:
-    """Build with ``config`` and load ``state`` strictly (missing or extra keys are errors)."""
-    gen = StyleGAN2Generator(config)
+    """Build with ``config`` and adopt ``state`` (missing, extra or misshaped tensors are errors).
+
+    The module is built on the meta device and takes the given tensors over without copying, so
+    loading needs about one copy of the weights in memory, not two."""
+    with torch.device("meta"):
+        gen = StyleGAN2Generator(config)
     shapes = {k: tuple(v.shape) for k, v in gen.state_dict().items()}
     bad = [k for k, v in state.items() if k in shapes and tuple(v.shape) != shapes[k]]
-    if bad:
-        raise CheckpointError(None, f"tensor shapes do not fit the configuration: {bad[:5]}")
-    missing, unexpected = gen.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise CheckpointError(None, f"the StyleGAN2 weights do not fit the configuration: missing "
-                              f"{sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}")
+    missing, unexpected = sorted(set(shapes) - set(state)), sorted(set(state) - set(shapes))
+    if bad or missing or unexpected:
+        raise CheckpointError(None, f"the StyleGAN2 weights do not fit the configuration: missing {missing[:5]}, "
+                              f"unexpected {unexpected[:5]}, wrong shapes {bad[:5]}")
+    state = {k: (v.float() if v.is_floating_point() and v.dtype != torch.float32 else v) for k, v in state.items()}
+    gen.load_state_dict(state, strict=True, assign=True)
     return gen
