@@ -19,10 +19,12 @@ from shapes) and our own converted safetensors.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import math
 import re
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -43,6 +45,25 @@ DEFAULTS = {
     "layer_features": None, "use_noise": True, "resample_filter": [1, 3, 3, 1],
 }
 """Settings the tensors cannot tell, and their documented defaults (NVlabs config-f)."""
+
+
+_RANDOM_INIT = contextvars.ContextVar("stylegan2_random_init", default=True)
+
+
+@contextlib.contextmanager
+def uninitialized() -> Iterator[None]:
+    """Build modules with uninitialised weight memory (to be replaced by checkpoint tensors).
+
+    Untouched allocations are never made resident, so a load costs one copy of the weights."""
+    token = _RANDOM_INIT.set(False)
+    try:
+        yield
+    finally:
+        _RANDOM_INIT.reset(token)
+
+
+def _randn(*shape: int) -> torch.Tensor:
+    return torch.randn(*shape) if _RANDOM_INIT.get() else torch.empty(*shape)
 
 
 # ----- small ops ------------------------------------------------------------------------------
@@ -100,7 +121,7 @@ class FullyConnectedLayer(nn.Module):
     def __init__(self, in_features: int, out_features: int, lrelu: bool = False, lr_mul: float = 1.0,
                  bias_init: float = 0.0) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mul)
+        self.weight = nn.Parameter(_randn(out_features, in_features) / lr_mul)
         self.bias = nn.Parameter(torch.full([out_features], float(bias_init)))
         self.lrelu = lrelu
         self.weight_gain = lr_mul / math.sqrt(in_features)
@@ -155,9 +176,9 @@ class SynthesisLayer(nn.Module):
         self.up, self.resolution, self.use_noise, self.conv_clamp = up, resolution, use_noise, conv_clamp
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
         self.register_buffer("resample_filter", setup_filter(resample_filter))
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))
+        self.weight = nn.Parameter(_randn(out_channels, in_channels, 3, 3))
         if use_noise:
-            self.register_buffer("noise_const", torch.randn(resolution, resolution))
+            self.register_buffer("noise_const", _randn(resolution, resolution))
             self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
@@ -188,7 +209,7 @@ class ToRGBLayer(nn.Module):
         super().__init__()
         self.conv_clamp = conv_clamp
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 1, 1))
+        self.weight = nn.Parameter(_randn(out_channels, in_channels, 1, 1))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.weight_gain = 1 / math.sqrt(in_channels)
 
@@ -203,7 +224,7 @@ class Conv2dLayer(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, resample_filter=(1, 3, 3, 1)) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 1, 1))
+        self.weight = nn.Parameter(_randn(out_channels, in_channels, 1, 1))
         self.register_buffer("resample_filter", setup_filter(resample_filter))
         self.weight_gain = 1 / math.sqrt(in_channels)
 
@@ -225,7 +246,7 @@ class SynthesisBlock(nn.Module):
                   resample_filter=resample_filter)
         self.num_conv = self.num_torgb = 0
         if in_channels == 0:
-            self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
+            self.const = nn.Parameter(_randn(out_channels, resolution, resolution))
         else:
             self.conv0 = SynthesisLayer(in_channels, out_channels, up=2, **kw)
             self.num_conv += 1
@@ -512,9 +533,9 @@ def build_checked(ckpt: Checkpoint, state: dict[str, torch.Tensor], config: dict
 def from_native(state: dict[str, torch.Tensor], config: dict, arch: str = "stylegan2") -> StyleGAN2Generator:
     """Build with ``config`` and adopt ``state`` (missing, extra or misshaped tensors are errors).
 
-    The module is built on the meta device and takes the given tensors over without copying, so
-    loading needs about one copy of the weights in memory, not two."""
-    with torch.device("meta"):
+    The module is built without initialising its weights and takes the given tensors over without
+    copying, so loading needs about one copy of the weights in memory, not two."""
+    with uninitialized():
         gen = StyleGAN2Generator(config)
     shapes = {k: tuple(v.shape) for k, v in gen.state_dict().items()}
     bad = [k for k, v in state.items() if k in shapes and tuple(v.shape) != shapes[k]]
