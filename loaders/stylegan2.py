@@ -105,21 +105,6 @@ def _depthwise(x: torch.Tensor, f: torch.Tensor, padding: int, gain: float) -> t
     return F.conv2d(x, f.expand(c, 1, *f.shape), padding=padding, groups=c)
 
 
-def polyphase_up_weight(weight: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
-    """3x3 conv weights ``[O, I, 3, 3]`` -> ``[O*4, I, 3, 3]`` doing NVlabs' 2x up-sampling conv.
-
-    The transposed stride-2 conv followed by the 4x4 FIR filter (gain 4) is one stride-2
-    transposed conv with the 6x6 kernel ``K = w * f`` (full convolution).  Each of its four output
-    phases is a plain 3x3 conv of the input with ``K[py::2, px::2]`` flipped, so the whole layer is
-    one ordinary convolution to ``4 O`` channels and a pixel shuffle: no zero-stuffed pixels, no
-    separate filter pass."""
-    o, i, kh, kw = weight.shape
-    k6 = F.conv_transpose2d(weight.reshape(o * i, 1, kh, kw), (f * 4).to(weight.dtype)[None, None])
-    k6 = k6.reshape(o, i, kh + 3, kw + 3)
-    phases = torch.stack([k6[:, :, py::2, px::2].flip([2, 3]) for py in (0, 1) for px in (0, 1)], dim=1)
-    return phases.reshape(o * 4, i, kh, kw)
-
-
 def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     """2x up-sampling: zero insertion then the FIR filter (gain 4), as a strided transposed conv.
 
@@ -204,8 +189,6 @@ class SynthesisLayer(nn.Module):
         x = x * styles[:, :, None, None]
         if self.up == 1:
             x = F.conv2d(x, wt, padding=1)
-        elif self.resample_filter.shape == (4, 4):
-            x = F.pixel_shuffle(F.conv2d(x, polyphase_up_weight(wt, self.resample_filter), padding=1), 2)
         else:
             x = F.conv_transpose2d(x, wt.transpose(0, 1), stride=2)
             x = _depthwise(x, self.resample_filter, padding=self.resample_filter.shape[0] // 2 - 1, gain=4.0)
