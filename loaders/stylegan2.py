@@ -260,7 +260,8 @@ class SynthesisBlock(nn.Module):
 
     def forward(self, x, img, ws: torch.Tensor, noise_mode: str):
         if self.in_channels == 0:
-            x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+            # channels_last lets oneDNN run the convolutions without layout conversions
+            x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1).contiguous(memory_format=torch.channels_last)
             x = self.conv1(x, ws[:, 0], noise_mode)
         elif self.architecture == "resnet":
             y = self.skip(x, gain=math.sqrt(0.5))
@@ -305,7 +306,7 @@ class SynthesisNetwork(nn.Module):
         x = img = None
         for res, (start, count) in zip(self.block_resolutions, self.block_slots()):
             x, img = getattr(self, f"b{res}")(x, img, ws.narrow(1, start, count), noise_mode)
-        return img
+        return img.contiguous()
 
 
 # ----- the generator -------------------------------------------------------------------------------
