@@ -7,6 +7,7 @@ on CUDA open on a CPU-only machine.  Every failure is a :class:`CheckpointError`
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pickle
@@ -89,9 +90,14 @@ def read_sidecar(path: str) -> dict | None:
     return None
 
 
+TORCH_SAFE_GLOBALS = [argparse.Namespace]
+"""Inert classes a weights_only torch load may build (rosinality checkpoints store ``args``)."""
+
+
 def _torch_load(path: str) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=None)
+        with torch.serialization.safe_globals(TORCH_SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=None)
     except pickle.UnpicklingError as e:
         msg = str(e)
         marker = "GLOBAL "

@@ -55,6 +55,19 @@ def _record_factory(qualname: str) -> Callable[..., Record]:
     return make
 
 
+def _record_type(qualname: str) -> type:
+    """A Record subclass for a foreign class: works for REDUCE calls and for NEWOBJ + BUILD.
+
+    Pickles of plain classes (protocol 2+, e.g. TF-era ``dnnlib.tflib.network.Network``) call
+    ``cls.__new__(cls)`` and then ``__setstate__``, which needs a real type, not a factory."""
+
+    def __init__(self: Record, *args: Any, **kwargs: Any) -> None:
+        Record.__init__(self, qualname, *args, **kwargs)
+
+    attrs = {"__init__": __init__, "qualname": qualname, "args": (), "kwargs": {}, "state": None}
+    return type(qualname.rsplit(".", 1)[-1], (Record,), attrs)
+
+
 class _RecordClass:
     """Stand-in for a class object (``copyreg._reconstructor(cls, object, None)`` passes classes)."""
 
@@ -169,6 +182,8 @@ for _mod, _name in [
     ("models.utils.config", "BaseConfig"),
 ]:
     ALLOWED[(_mod, _name)] = _record_factory(f"{_mod}.{_name}")
+# TF-era networks are pickled as plain objects (NEWOBJ + BUILD), so they need a real type.
+ALLOWED[("dnnlib.tflib.network", "Network")] = _record_type("dnnlib.tflib.network.Network")
 
 
 class RestrictedUnpickler(pickle.Unpickler):

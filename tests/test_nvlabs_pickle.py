@@ -1,0 +1,273 @@
+"""NVlabs pickles (PyTorch persistence and TF-era) written here the way NVlabs tools write them.
+
+The pickles name the real globals (``torch_utils.persistence._reconstruct_persistent_obj``,
+``dnnlib.util.EasyDict``, ``dnnlib.tflib.network.Network``) through stand-in modules that exist
+only while dumping.  Their embedded source text writes a sentinel file if anyone executes it:
+loading must reproduce the official outputs and leave no sentinel."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import math
+import os
+import pickle
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from gan_latent_lab.errors import CheckpointError, UnsafePickleError
+from gan_latent_lab.loaders import load_gan
+from gan_latent_lab.loaders.files import read_checkpoint
+from gan_latent_lab.loaders.nvlabs import extract_nvlabs
+
+ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles"
+BUFFERS = ("w_avg", "resample_filter", "noise_const")
+
+
+def oracle(name: str):
+    return (load_file(str(ORACLES / f"{name}.safetensors")), load_file(str(ORACLES / f"{name}_io.safetensors")),
+            json.loads((ORACLES / f"{name}.json").read_text()))
+
+
+def hostile_src(sentinel: Path) -> str:
+    return (f"open({str(sentinel)!r}, 'w').write('executed')\n"
+            "raise SystemExit('module_src must never be executed')\n"
+            "class SynthesisBlock: pass\ndef modulated_conv2d(): pass\n")
+
+
+@contextlib.contextmanager
+def stand_in_modules():
+    """Fake ``torch_utils.persistence`` / ``dnnlib`` modules so pickle records their global names."""
+    mods = {n: types.ModuleType(n) for n in ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util",
+                                             "dnnlib.tflib", "dnnlib.tflib.network")}
+
+    def _reconstruct_persistent_obj(meta):  # never called: only its name goes into the pickle
+        raise AssertionError("stand-in called")
+
+    _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
+    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
+    mods["torch_utils.persistence"]._reconstruct_persistent_obj = _reconstruct_persistent_obj
+
+    class EasyDict(dict):
+        pass
+
+    EasyDict.__module__, EasyDict.__qualname__ = "dnnlib.util", "EasyDict"
+    mods["dnnlib.util"].EasyDict = EasyDict
+
+    class Network:
+        def __init__(self, state):
+            self._state = state
+
+        def __getstate__(self):
+            return self._state
+
+    Network.__module__, Network.__qualname__ = "dnnlib.tflib.network", "Network"
+    mods["dnnlib.tflib.network"].Network = Network
+    saved = {n: sys.modules.get(n) for n in mods}
+    sys.modules.update(mods)
+    try:
+        yield types.SimpleNamespace(reconstruct=_reconstruct_persistent_obj, EasyDict=EasyDict, Network=Network)
+    finally:
+        for n, m in saved.items():
+            if m is None:
+                sys.modules.pop(n, None)
+            else:
+                sys.modules[n] = m
+
+
+class Persistent:
+    """Pickles as ``_reconstruct_persistent_obj(meta)``, exactly like an NVlabs persistent class."""
+
+    def __init__(self, fn, meta):
+        self.fn, self.meta = fn, meta
+
+    def __reduce__(self):
+        return (self.fn, (self.meta,))
+
+
+def persistent_tree(sd, ns, src, class_name, init_kwargs):
+    """Module records (params as Parameters, buffers as tensors) from flat NVlabs keys."""
+    tree: dict = {}
+    for key, t in sd.items():
+        node = tree
+        *path, leaf = key.split(".")
+        for p in path:
+            node = node.setdefault(p, {})
+        node[leaf] = t
+
+    def make(node, name, kwargs):
+        state = {"training": False, "_parameters": collections.OrderedDict(), "_buffers": collections.OrderedDict(),
+                 "_non_persistent_buffers_set": set(), "_modules": collections.OrderedDict(),
+                 "_init_args": (), "_init_kwargs": kwargs}
+        for k, v in node.items():
+            if isinstance(v, dict):
+                state["_modules"][k] = make(v, k, ns.EasyDict())
+            elif k in BUFFERS:
+                state["_buffers"][k] = v.clone()
+            else:
+                state["_parameters"][k] = torch.nn.Parameter(v.clone(), requires_grad=False)
+        meta = dict(type="class", version=4, module_src=src, class_name=name, state=state)
+        return Persistent(ns.reconstruct, meta)
+
+    return make(tree, class_name, init_kwargs)
+
+
+def write_nvlabs_pickle(path: Path, sd, init_kwargs, src) -> None:
+    with stand_in_modules() as ns:
+        kw = ns.EasyDict({k: (ns.EasyDict(v) if isinstance(v, dict) else v) for k, v in init_kwargs.items()})
+        g = persistent_tree(sd, ns, src, "Generator", kw)
+        data = {"G": g, "D": None, "G_ema": g, "training_set_kwargs": ns.EasyDict(resolution=32), "augment_pipe": None}
+        path.write_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def ada_kwargs(kw: dict) -> dict:
+    """stylegan2-ada-pytorch nests the synthesis settings under ``synthesis_kwargs``."""
+    syn = {k: kw[k] for k in ("channel_base", "channel_max", "num_fp16_res", "conv_clamp")}
+    rest = {k: v for k, v in kw.items() if k not in syn}
+    return {**rest, "synthesis_kwargs": syn}
+
+
+def check(gen, io):
+    c = io["c"] if io["c"].numel() else None
+    with torch.no_grad():
+        assert (gen.mapping(io["z"], c, 0.7) - io["ws_psi07"]).abs().max() < 1e-4
+        assert (gen.synthesis(io["ws_psi07"], c) - io["img_psi07_const"]).abs().max() < 1e-4
+        assert (gen.synthesis(io["ws_psi05_cutoff2"], c, noise_mode="none") - io["img_psi07_none"]).abs().max() > 1e-3
+        ws = io["ws_psi07"].clone()
+        ws[:, 1:4] += 3 * io["edit_direction"]
+        assert (gen.synthesis(ws, c) - io["img_edit_layers1to3_alpha3"]).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("name,layout", [("stylegan2_uncond32", "stylegan3-repo"), ("stylegan2_cond16", "ada")])
+def test_nvlabs_pickle_matches_oracle_without_running_its_code(tmp_path, name, layout):
+    sd, io, meta = oracle(name)
+    sentinel = tmp_path / "SENTINEL"
+    kw = meta["init_kwargs"] if layout == "stylegan3-repo" else ada_kwargs(meta["init_kwargs"])
+    write_nvlabs_pickle(tmp_path / "net.pkl", sd, kw, hostile_src(sentinel))
+    net = extract_nvlabs(read_checkpoint(tmp_path / "net.pkl"))
+    assert net.class_name == "Generator" and net.module_name == "networks_stylegan2"
+    assert sorted(net.state_dict) == sorted(sd)
+    assert all(torch.equal(net.state_dict[k], sd[k]) for k in sd)
+    gen = load_gan(tmp_path / "net.pkl")
+    assert gen.config["conv_clamp"] == meta["init_kwargs"]["conv_clamp"]
+    assert gen.num_ws == meta["num_ws"]
+    check(gen, io)
+    assert not sentinel.exists()
+
+
+def test_stylegan3_pickle_is_dispatched(tmp_path, monkeypatch):
+    sd, _, _ = oracle("stylegan2_uncond32")
+    sd = {**sd, "synthesis.input.affine.weight": torch.zeros(4, 32)}
+    write_nvlabs_pickle(tmp_path / "sg3.pkl", sd, {"z_dim": 32}, "class SynthesisInput: pass\n")
+    import gan_latent_lab.loaders as loaders
+
+    fake = types.ModuleType("gan_latent_lab.loaders.stylegan3")
+    seen = {}
+
+    def from_nvlabs(init_kwargs, state_dict):
+        seen.update(kw=init_kwargs, keys=set(state_dict))
+        raise CheckpointError(None, "fake stylegan3 reached")
+
+    fake.from_nvlabs = from_nvlabs
+    fake.ARCHS = ()
+    fake.detect = lambda ckpt: False
+    monkeypatch.setitem(sys.modules, "gan_latent_lab.loaders.stylegan3", fake)
+    monkeypatch.setattr(loaders, "stylegan3", fake, raising=False)
+    with pytest.raises(CheckpointError, match="fake stylegan3 reached"):
+        load_gan(tmp_path / "sg3.pkl")
+    assert seen["kw"] == {"z_dim": 32} and "synthesis.input.affine.weight" in seen["keys"]
+
+
+@pytest.mark.parametrize("module,name,arg", [("os", "system", "touch {s}"), ("builtins", "eval", "open({s!r}, 'w')"),
+                                             ("subprocess", "Popen", "touch {s}")])
+def test_unsafe_globals_are_refused_by_name(tmp_path, module, name, arg):
+    sentinel = tmp_path / "SENTINEL"
+    call = arg.format(s=str(sentinel)).encode()
+    # Hand-written opcodes, as an attacker would: {'G_ema': module.name(arg)}
+    data = b"(dS'G_ema'\nc" + module.encode() + b"\n" + name.encode() + b"\n(S" + repr(call.decode()).encode() + b"\ntRs."
+    (tmp_path / "evil.pkl").write_bytes(b"\x80\x02" + data)
+    with pytest.raises(UnsafePickleError, match=f"{module}.{name}"):
+        load_gan(tmp_path / "evil.pkl")
+    assert not sentinel.exists()
+
+
+# ----- TF-era pickles -------------------------------------------------------------------------------
+def tf_variables(sd: dict, res: int) -> tuple[list, list, list]:
+    """(top, mapping, synthesis) TF variables for NVlabs tensors: the published mapping, inverted."""
+    n = lambda t: t.numpy().astype(np.float32)  # noqa: E731
+    top = [("dlatent_avg", n(sd["mapping.w_avg"]))]
+    mapping, synth = [], []
+    i = 0
+    while f"mapping.fc{i}.weight" in sd:
+        mapping += [(f"Dense{i}/weight", n(sd[f"mapping.fc{i}.weight"]).T), (f"Dense{i}/bias", n(sd[f"mapping.fc{i}.bias"]))]
+        i += 1
+    if "mapping.embed.weight" in sd:
+        mapping += [("LabelEmbed/weight", n(sd["mapping.embed.weight"]).T), ("LabelEmbed/bias", n(sd["mapping.embed.bias"]))]
+    synth.append(("4x4/Const/const", n(sd["synthesis.b4.const"])[None]))
+
+    def conv(dst, src, noise_idx, flip=False):
+        w = n(sd[f"{src}.weight"]).transpose(2, 3, 1, 0)
+        synth.extend([(f"{dst}/weight", np.ascontiguousarray(w[::-1, ::-1] if flip else w)), (f"{dst}/bias", n(sd[f"{src}.bias"])),
+                      (f"{dst}/mod_weight", n(sd[f"{src}.affine.weight"]).T), (f"{dst}/mod_bias", n(sd[f"{src}.affine.bias"]) - 1),
+                      (f"{dst}/noise_strength", n(sd[f"{src}.noise_strength"])),
+                      (f"noise{noise_idx}", n(sd[f"{src}.noise_const"])[None, None])])
+
+    def rgb(dst, src):
+        synth.extend([(f"{dst}/weight", n(sd[f"{src}.weight"]).transpose(2, 3, 1, 0)), (f"{dst}/bias", n(sd[f"{src}.bias"])),
+                      (f"{dst}/mod_weight", n(sd[f"{src}.affine.weight"]).T), (f"{dst}/mod_bias", n(sd[f"{src}.affine.bias"]) - 1)])
+
+    conv("4x4/Conv", "synthesis.b4.conv1", 0)
+    rgb("4x4/ToRGB", "synthesis.b4.torgb")
+    for k in range(3, int(math.log2(res)) + 1):
+        r = 2 ** k
+        conv(f"{r}x{r}/Conv0_up", f"synthesis.b{r}.conv0", 2 * k - 5, flip=True)
+        conv(f"{r}x{r}/Conv1", f"synthesis.b{r}.conv1", 2 * k - 4)
+        rgb(f"{r}x{r}/ToRGB", f"synthesis.b{r}.torgb")
+    return top, mapping, synth
+
+
+def write_tf_pickle(path: Path, top, mapping, synth, static_kwargs, src, funcs=("G_main", "G_mapping", "G_synthesis_stylegan2")):
+    with stand_in_modules() as ns:
+        def net(name, func, variables, components=None):
+            return ns.Network({"version": 4, "name": name, "static_kwargs": dict(static_kwargs), "build_module_src": src,
+                               "build_func_name": func, "components": ns.EasyDict(components or {}), "variables": variables})
+
+        gs = net("G", funcs[0], top, {"mapping": net("G_mapping", funcs[1], mapping),
+                                      "synthesis": net("G_synthesis", funcs[2], synth)})
+        path.write_bytes(pickle.dumps((gs, gs, gs), protocol=4))
+
+
+def test_tf_pickle_converts_to_the_oracle(tmp_path):
+    sd, io, meta = oracle("stylegan2_uncond32")
+    kw = meta["init_kwargs"]
+    sentinel = tmp_path / "SENTINEL"
+    static = {"latent_size": 32, "dlatent_size": 32, "resolution": 32, "fmap_base": kw["channel_base"] // 2,
+              "fmap_max": kw["channel_max"], "mapping_layers": 2, "conv_clamp": 256}
+    write_tf_pickle(tmp_path / "tf.pkl", *tf_variables(sd, 32), static, hostile_src(sentinel))
+    # TF graphs hard-code the [1, 3, 3, 1] filter, which is also the oracle's.
+    taps = torch.tensor([1.0, 3.0, 3.0, 1.0])
+    assert all(torch.equal(sd[k], torch.outer(taps, taps) / 64) for k in sd if k.endswith("resample_filter"))
+    gen = load_gan(tmp_path / "tf.pkl")
+    assert gen.config["channel_base"] == kw["channel_base"] and gen.config["conv_clamp"] == 256
+    got = gen.state_dict()
+    assert sorted(got) == sorted(sd) and all(torch.equal(got[k], sd[k]) for k in sd)
+    check(gen, io)
+    assert not sentinel.exists()
+
+
+def test_stylegan1_tf_pickle_is_refused_with_advice(tmp_path):
+    sd, _, _ = oracle("stylegan2_uncond32")
+    top, mapping, synth = tf_variables(sd, 32)
+    synth = [(k.replace("mod_weight", "StyleMod/weight"), v) for k, v in synth]
+    write_tf_pickle(tmp_path / "v1.pkl", top, mapping, synth, {"resolution": 32}, "# networks_stylegan",
+                    funcs=("G_style", "G_mapping", "G_synthesis"))
+    with pytest.raises(CheckpointError, match=r"StyleGAN \(v1\) TF pickles are not supported"):
+        load_gan(tmp_path / "v1.pkl")
