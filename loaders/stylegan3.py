@@ -489,8 +489,8 @@ def from_native(state: dict[str, torch.Tensor], config: dict, arch: str | None =
         gen = StyleGAN3Generator(config)
     except (KeyError, ValueError, TypeError, ZeroDivisionError) as e:
         raise CheckpointError(None, f"the StyleGAN3 settings are not usable ({type(e).__name__}: {e})") from None
-    if arch is not None and arch not in ARCHS:
-        raise CheckpointError(None, f"{arch!r} is not a StyleGAN3 architecture")
+    if arch is not None and arch != gen.arch:
+        raise CheckpointError(None, f"the file says {arch!r}, but its settings describe {gen.arch!r}")
     own = gen.state_dict()
     state = dict(state)
     for key in _filter_keys(gen.synthesis_net.layer_names):
