@@ -292,8 +292,13 @@ class SynthesisInput(nn.Module):
             self.affine.weight.zero_()
             self.affine.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0]))
         self.register_buffer("transform", torch.eye(3))  # user-set inverse transform of the image
-        self.register_buffer("freqs", torch.zeros(c, 2))  # random in the trained model: always loaded
-        self.register_buffer("phases", torch.zeros(c))
+        # Frequencies drawn inside the band (a Gaussian squashed towards the disc), random phases;
+        # a trained model's own draws always come with its state dict.
+        freqs = torch.randn(c, 2)
+        radii = freqs.norm(dim=1, keepdim=True)
+        freqs = freqs / (radii * radii.square().exp().pow(0.25)) * plan.bandwidth
+        self.register_buffer("freqs", freqs)
+        self.register_buffer("phases", torch.rand(c) - 0.5)
 
     def _transforms(self, w: torch.Tensor) -> torch.Tensor:
         """Per-sample inverse transform: rotation, then translation, then the user transform."""

@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from gan_latent_lab.errors import CheckpointError
+from gan_latent_lab.errors import CheckpointError, InputError
 from gan_latent_lab.loaders import load_gan, save_converted
 from gan_latent_lab.loaders import stylegan3 as sg3
 
@@ -182,7 +182,7 @@ def test_activation_layers_name_real_modules(loaded):
         gen.synthesis(io["ws_psi07"][:1])
     h.remove()
     assert out["x"].shape[:2] == (1, int(name.split("_")[-1]))
-    with pytest.raises(Exception):
+    with pytest.raises(InputError):
         gen.activation_module("synthesis.nope")
 
 
@@ -209,3 +209,18 @@ def test_other_state_dicts_are_not_taken_for_stylegan3():
     assert not sg3.detect(Checkpoint(path="x.pth", format="torch-zip", obj=dcgan))
     sg2_like = {"synthesis.b4.const": torch.zeros(8, 4, 4), "mapping.fc0.weight": torch.zeros(8, 8)}
     assert not sg3.detect(Checkpoint(path="x.pth", format="torch-zip", obj=sg2_like))
+
+
+def test_conditional_config_embeds_the_class():
+    gen = sg3.StyleGAN3Generator({"z_dim": 8, "c_dim": 3, "w_dim": 8, "img_resolution": 16, "channel_base": 256,
+                                  "channel_max": 16, "num_layers": 4, "num_critical": 1}).eval()
+    assert gen.state_dict()["mapping.embed.weight"].shape == (8, 3)
+    assert gen.state_dict()["mapping.fc0.weight"].shape == (8, 16)
+    assert gen.num_ws == 6 and len(gen.slot_names()) == 6
+    z = gen.sample_z([1, 1])
+    with torch.no_grad():
+        ws = gen.mapping(z, torch.eye(3)[[0, 2]])
+        assert not torch.allclose(ws[0], ws[1])
+        assert gen.synthesis(ws, torch.eye(3)[[0, 2]]).shape == (2, 3, 16, 16)
+    with pytest.raises(InputError):
+        gen.mapping(z)
