@@ -184,11 +184,8 @@ class GenforceStyleGAN2(GANGenerator):
         attach(self, "synthesis", Synthesis2(config))
 
     def slot_names(self) -> list[str]:
-        names = []
-        for i in range(self.num_ws):
-            res = 4 * 2 ** ((i + 1) // 2)
-            names.append(f"layer{i} ({res}px)" if i < self.num_ws - 1 else f"output{i // 2} ({res // 2 if i % 2 else res}px rgb)")
-        return names
+        names = [f"layer{i} ({4 * 2 ** ((i + 1) // 2)}px)" for i in range(self.num_ws - 1)]
+        return names + [f"output{(self.num_ws - 1) // 2} ({self.resolution}px rgb)"]
 
     def _style_reader(self, slot: int) -> nn.Module:
         """The layer SeFa reads for a slot: ``layer{i}``, or the last to-RGB for the final slot."""

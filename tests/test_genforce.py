@@ -218,3 +218,27 @@ def test_noise_modes(pth):
     assert (gen.synthesis(wp, noise_mode="none") - io["img"]).abs().max() > 1e-3
     with pytest.raises(InputError):
         gen.synthesis(wp[:, :5])
+
+
+def test_conditional_label_inputs(tmp_path):
+    """genforce's label embedding: dense0 reads [z, c @ label_weight]; PGGAN concatenates c to z."""
+    sd, io, _ = oracle("stylegan")
+    sd = dict(sd)
+    torch.manual_seed(1)
+    sd["mapping.label_weight"] = torch.randn(5, 32)
+    sd["mapping.dense0.weight"] = torch.randn(512, 64) / 0.01  # stored divided by the lr multiplier
+    torch.save({"generator_smooth": sd}, tmp_path / "cond.pth")
+    gen = load_gan(tmp_path / "cond.pth")
+    assert (gen.c_dim, gen.z_dim) == (5, 32)
+    with pytest.raises(InputError):
+        gen.mapping(io["z"])
+    a, b = gen.mapping(io["z"], gen.make_c(0, 3)), gen.mapping(io["z"], gen.make_c(3, 3))
+    assert a.shape == (3, 6, 32) and (a - b).abs().max() > 1e-5  # float noise here is ~1e-9
+    sd, io, meta = oracle("pggan")
+    sd = dict(sd)
+    sd["layer0.weight"] = torch.randn(32, 36, 4, 4)
+    torch.save({"generator_smooth": sd}, tmp_path / "pgcond.pth")
+    gen = load_gan(tmp_path / "pgcond.pth", sidecar={"label_size": 4})
+    assert (gen.z_dim, gen.c_dim) == (32, 4)
+    img = gen.synthesis(gen.mapping(io["z"]), gen.make_c(1, 3))
+    assert img.shape == (3, 3, 16, 16)
