@@ -240,5 +240,6 @@ def test_conditional_label_inputs(tmp_path):
     torch.save({"generator_smooth": sd}, tmp_path / "pgcond.pth")
     gen = load_gan(tmp_path / "pgcond.pth", sidecar={"label_size": 4})
     assert (gen.z_dim, gen.c_dim) == (32, 4)
-    img = gen.synthesis(gen.mapping(io["z"]), gen.make_c(1, 3))
+    c = gen.make_c(1, 3)
+    img = gen.synthesis(gen.mapping(io["z"], c), c)
     assert img.shape == (3, 3, 16, 16)
