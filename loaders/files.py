@@ -93,6 +93,34 @@ def read_sidecar(path: str) -> dict | None:
 TORCH_SAFE_GLOBALS = [argparse.Namespace]
 """Inert classes a weights_only torch load may build (rosinality checkpoints store ``args``)."""
 
+MAX_RECORD_GLOBALS = 8
+
+
+def _torch_load_records(path: str, first: str) -> Any:
+    """``torch.load(weights_only=True)`` that also admits allow-listed foreign classes as records.
+
+    Training checkpoints pickle small config objects (pytorch_GAN_zoo's ``BaseConfig``).  Each name
+    that :mod:`safe_pickle` reads as a record is admitted as an inert :class:`safe_pickle.Record`
+    subclass, one refused name at a time; tensors still load the weights-only way and no foreign
+    code is imported or run.  Any other refusal ends in the usual errors of :func:`_torch_load`."""
+    names = [first]
+    while True:
+        extra = [(safe_pickle.record_class(safe_pickle.record_global(n)), n) for n in names]
+        try:
+            with torch.serialization.safe_globals(TORCH_SAFE_GLOBALS + extra):
+                return torch.load(path, map_location="cpu", weights_only=True, mmap=None)
+        except pickle.UnpicklingError as e:
+            msg = str(e)
+            glob = msg.split("GLOBAL ", 1)[1].split()[0].rstrip(".,'\"") if "GLOBAL " in msg else ""
+            if not safe_pickle.record_global(glob) or glob in names or len(names) >= MAX_RECORD_GLOBALS:
+                if glob:
+                    raise UnsafePickleError(path, f"the file asks for the global '{glob}', which is not on the "
+                                            "allow-list of checkpoint types; nothing was run") from None
+                raise CheckpointError(path, f"torch refused the file as unsafe or malformed ({msg.splitlines()[0][:200]})") from None
+            names.append(glob)
+        except Exception as e:  # noqa: BLE001
+            raise CheckpointError(path, f"not a readable torch file ({type(e).__name__}: {str(e)[:200]})") from None
+
 
 def _torch_load(path: str) -> Any:
     try:
@@ -103,6 +131,8 @@ def _torch_load(path: str) -> Any:
         marker = "GLOBAL "
         if marker in msg:
             glob = msg.split(marker, 1)[1].split()[0].rstrip(".,'\"")
+            if safe_pickle.record_global(glob):
+                return _torch_load_records(path, glob)
             raise UnsafePickleError(path, f"the file asks for the global '{glob}', which is not on the allow-list "
                                     "of checkpoint types; nothing was run") from None
         raise CheckpointError(path, f"torch refused the file as unsafe or malformed ({msg.splitlines()[0][:200]})") from None

@@ -52,20 +52,37 @@ def _record_factory(qualname: str) -> Callable[..., Record]:
         return Record(qualname, *args, **kwargs)
 
     make.__name__ = qualname
+    make.record_qualname = qualname  # type: ignore[attr-defined]
     return make
 
 
-def _record_type(qualname: str) -> type:
-    """A Record subclass for a foreign class: works for REDUCE calls and for NEWOBJ + BUILD.
+_RECORD_CLASSES: dict[str, type] = {}
 
-    Pickles of plain classes (protocol 2+, e.g. TF-era ``dnnlib.tflib.network.Network``) call
-    ``cls.__new__(cls)`` and then ``__setstate__``, which needs a real type, not a factory."""
 
-    def __init__(self: Record, *args: Any, **kwargs: Any) -> None:
-        Record.__init__(self, qualname, *args, **kwargs)
+def record_class(qualname: str) -> type:
+    """A :class:`Record` subclass standing in for one foreign class.
 
-    attrs = {"__init__": __init__, "qualname": qualname, "args": (), "kwargs": {}, "state": None}
-    return type(qualname.rsplit(".", 1)[-1], (Record,), attrs)
+    torch's ``weights_only`` unpickler builds allow-listed classes with ``cls.__new__(cls)`` and
+    fills them with ``__setstate__``; this class gives such objects their name without running
+    any of the foreign code."""
+    if qualname not in _RECORD_CLASSES:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            Record.__init__(self, qualname, *args, **kwargs)
+
+        _RECORD_CLASSES[qualname] = type(qualname.rsplit(".", 1)[-1], (Record,),
+                                         {"qualname": qualname, "args": (), "kwargs": {}, "state": None,
+                                          "__init__": __init__})
+    return _RECORD_CLASSES[qualname]
+
+
+def record_global(full_name: str) -> str | None:
+    """The qualname if ``module.Name`` is an allow-listed foreign class read as a record, else None."""
+    for (mod, name), target in ALLOWED.items():
+        if f"{mod}.{name}" == full_name:
+            if isinstance(target, _RecordClass):
+                return target.qualname
+            return getattr(target, "record_qualname", None)
+    return None
 
 
 class _RecordClass:
@@ -183,7 +200,7 @@ for _mod, _name in [
 ]:
     ALLOWED[(_mod, _name)] = _record_factory(f"{_mod}.{_name}")
 # TF-era networks are pickled as plain objects (NEWOBJ + BUILD), so they need a real type.
-ALLOWED[("dnnlib.tflib.network", "Network")] = _record_type("dnnlib.tflib.network.Network")
+ALLOWED[("dnnlib.tflib.network", "Network")] = record_class("dnnlib.tflib.network.Network")
 
 
 class RestrictedUnpickler(pickle.Unpickler):
