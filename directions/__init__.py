@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from .container import Directions
+from .edit import apply_direction, grid_codes, interpolate, style_mix, sweep
+from .io import (import_dfl, import_ganspace, import_interfacegan, load_directions, load_for_model, load_latent,
+                 save_directions, save_latent)
 from .latent import GANLatent
+from .sefa import sefa
+from .slots import parse_slots
 
-__all__ = ["Directions", "GANLatent"]
+__all__ = ["Directions", "GANLatent", "sefa", "parse_slots", "apply_direction", "sweep", "grid_codes", "interpolate",
+           "style_mix", "load_directions", "load_for_model", "save_directions", "import_interfacegan",
+           "import_ganspace", "import_dfl", "save_latent", "load_latent"]
