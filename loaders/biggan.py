@@ -5,8 +5,9 @@ strictly.  What the numbers depend on, as the reference evaluates them:
 
 - every convolution and linear map is spectrally normalised: the stored ``weight_orig`` is divided by
   ``sigma = u . (W v)`` with the stored ``weight_u`` / ``weight_v`` (eval mode: no power iteration);
-- the class enters through ``embeddings`` (a bias-free linear map of the class vector, so a weighted
-  mix of classes embeds to the same mix of embeddings); the condition vector is ``[z, embedding]``;
+- the class enters through ``embeddings`` (a bias-free linear map of the class vector to ``z_dim``
+  values, so a weighted mix of classes embeds to the same mix of embeddings; ``class_embed_dim`` is
+  recorded but, as in the reference, unused); the condition vector is ``[z, embedding]``;
 - batch norms use precomputed statistics for ``n_stats`` truncation values on the grid ``k / (n_stats - 1)``;
   between grid points the reference blends them with the fractional part weighting the *lower* entry,
   which is reproduced as is so images match it at every truncation;
@@ -103,7 +104,7 @@ def stats_at(means: torch.Tensor, variances: torch.Tensor, truncation: float) ->
     step = 1.0 / (means.shape[0] - 1)
     frac, whole = math.modf(truncation / step)
     i = int(whole)
-    if frac == 0.0:
+    if frac == 0.0 or i + 1 >= means.shape[0]:  # on the grid (or float noise just past its end)
         return means[i], variances[i]
     # the reference weights the lower grid entry by the fractional part (kept for identical images)
     return (means[i] * frac + means[i + 1] * (1 - frac), variances[i] * frac + variances[i + 1] * (1 - frac))
@@ -266,6 +267,9 @@ def normalize_config(raw: dict, path: str | None = None) -> dict:
             raise _fail(path, f"the BigGAN config's layers do not chain ({out} channels into a block expecting {nxt})")
     if any(b not in (a, a // 2) or a * cfg["channel_width"] < 4 for _, a, b in layers):
         raise _fail(path, "every BigGAN block must keep or halve its channels")
+    pos = cfg["attention_layer_position"]
+    if 0 <= pos < len(layers) and layers[pos][1] * cfg["channel_width"] < 8:
+        raise _fail(path, "the BigGAN config puts attention on fewer than 8 channels")
     cfg["output_dim"] = 4 * 2 ** sum(up for up, _, _ in layers)
     return cfg
 

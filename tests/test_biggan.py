@@ -24,7 +24,7 @@ from gan_latent_lab.loaders import biggan
 ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles"
 DATA = Path(__file__).resolve().parent / "data"
 TOL = 1e-4
-TRUNCATIONS = {"img_trunc04": 0.4, "img_trunc10": 1.0, "img_trunc055": 0.55}
+TRUNCATIONS = {"img_trunc04": 0.4, "img_trunc10": 1.0, "img_trunc0433": 0.433}
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 HERE = Path(__file__).resolve().parent
 ORACLES = HERE.parents[2] / "shared" / "oracles"
 OUT = HERE / "biggan_hf32_repaired_io.safetensors"
-TRUNCATIONS = {"img_trunc04": 0.4, "img_trunc10": 1.0, "img_trunc055": 0.55}
+TRUNCATIONS = {"img_trunc04": 0.4, "img_trunc10": 1.0, "img_trunc0433": 0.433}
 
 
 def main() -> None:
