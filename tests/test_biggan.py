@@ -30,7 +30,8 @@ TRUNCATIONS = {"img_trunc04": 0.4, "img_trunc10": 1.0, "img_trunc0433": 0.433}
 @pytest.fixture(scope="module")
 def oracle():
     meta = json.loads((ORACLES / "biggan_hf32.json").read_text())
-    return meta["config.json"], load_file(ORACLES / "biggan_hf32.safetensors"), load_file(ORACLES / "biggan_hf32_io.safetensors")
+    state = load_file(ORACLES / "biggan_hf32.safetensors")
+    return meta["config.json"], state, load_file(ORACLES / "biggan_hf32_io.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +134,8 @@ def test_class_index_mix_and_name(repaired, tmp_path):
 
 
 def test_imagenet_names_for_1000_classes():
-    cfg = {"z_dim": 8, "channel_width": 4, "num_classes": 1000, "layers": [[True, 16, 8], [True, 8, 4], [True, 4, 2], [True, 2, 1]],
+    cfg = {"z_dim": 8, "channel_width": 4, "num_classes": 1000,
+           "layers": [[True, 16, 8], [True, 8, 4], [True, 4, 2], [True, 2, 1]],
            "attention_layer_position": 9}
     g = biggan.BigGANDeep(cfg)
     names = g.class_names
@@ -308,7 +310,8 @@ def test_cuda_matches_cpu(gen, repaired):
         assert z.device.type == "cuda"
         c = g.make_c("3:0.5, 4:0.5", 2)
         out = render(g, z, c, 0.5).cpu()
-        torch.testing.assert_close(render(g, io["z"], io["class_vector"], 0.4).cpu(), io["img_trunc04"], atol=TOL, rtol=0)
+        ref = render(g, io["z"], io["class_vector"], 0.4).cpu()
+        torch.testing.assert_close(ref, io["img_trunc04"], atol=TOL, rtol=0)
     finally:
         g.to("cpu")
     torch.testing.assert_close(out, render(g, g.sample_z([0, 1]), g.make_c("3:0.5, 4:0.5", 2), 0.5), atol=TOL, rtol=0)

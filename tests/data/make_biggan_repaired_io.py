@@ -46,7 +46,8 @@ def main() -> None:
     meta = {"source": "pytorch-pretrained-biggan 0.1.1 BigGAN.forward, eval mode, CPU float32",
             "weights": "shared/oracles/biggan_hf32.safetensors with every weight_u/weight_v replaced by the "
                        "tensors of the same name in this file (top singular pair of weight_orig)",
-            "outputs": json.dumps({k: f"forward({t} * z, class_vector, truncation={t})" for k, t in TRUNCATIONS.items()})}
+            "outputs": json.dumps({k: f"forward({t} * z, class_vector, truncation={t})"
+                                   for k, t in TRUNCATIONS.items()})}
     save_file(out, OUT, metadata=meta)
     print(f"wrote {OUT}")
 
