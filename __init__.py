@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
-from .nodes.bridge import register_folders
-
-register_folders()
-
 __version__ = "0.1.0"
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "__version__"]
+
+# ComfyUI and pip import this file as a package.  pytest may import it bare (no parent package) while
+# collecting a checkout whose folder name is not an identifier; then there is nothing to register.
+if __package__:
+    from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+    from .nodes.bridge import register_folders
+
+    register_folders()
+    __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "__version__"]

@@ -15,7 +15,8 @@ import torch
 log = logging.getLogger("gan_latent_lab")
 
 FOLDERS = {"gan": (".pt", ".pth", ".pkl", ".safetensors", ".bin", ".tar", ".ckpt"),
-           "gan_directions": (".safetensors", ".npy", ".npz", ".voynov", ".pt")}
+           "gan_directions": (".safetensors", ".npy", ".npz", ".voynov", ".pt"),
+           "gan_latents": (".safetensors",)}
 BUILTIN_PREFIX = "builtin: "
 
 

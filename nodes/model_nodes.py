@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import weakref
 
 import torch
 
@@ -42,7 +43,9 @@ def model_choices() -> list[str]:
     return names or ["(put checkpoints into models/gan)"]
 
 
-_cache: dict[tuple, loaders.GANGenerator] = {}
+# Models live as long as something (ComfyUI's output cache, a graph) holds them: when ComfyUI frees
+# its cache the weak entry disappears with the model, so we never pin memory ComfyUI released.
+_cache: "weakref.WeakValueDictionary[tuple, loaders.GANGenerator]" = weakref.WeakValueDictionary()
 
 
 def load_model(name: str) -> loaders.GANGenerator:
@@ -62,7 +65,6 @@ def load_model(name: str) -> loaders.GANGenerator:
     gen = _cache.get(key)
     if gen is None:
         gen = loaders.load_gan(path, sidecar=sidecar)
-        _cache.clear()  # keep one model resident; ComfyUI's own cache holds node outputs
         _cache[key] = gen
     return gen
 

@@ -1,0 +1,125 @@
+"""Blend, mix, save and load latents."""
+
+from __future__ import annotations
+
+import os
+
+from ..directions import io as dio
+from ..directions.edit import interpolate, style_mix
+from ..errors import InputError
+from . import bridge
+from .common import CATEGORY, LATENT, MODEL, check_latent
+from .paths import safe_join
+
+SUBCATEGORY = f"{CATEGORY}/latent"
+
+
+def latent_choices() -> list[str]:
+    return bridge.list_files("gan_latents") or ["(save a latent first)"]
+
+
+class LatentInterpolate:
+    DESCRIPTION = ("Codes from A to B in N steps (both ends included): lerp is a straight line (right for w codes), "
+                   "slerp follows the sphere per slot (keeps Gaussian z codes at a typical length).")
+    CATEGORY = SUBCATEGORY
+    RETURN_TYPES = (LATENT,)
+    RETURN_NAMES = ("latent",)
+    OUTPUT_TOOLTIPS = ("steps latents per pair, pair-major.",)
+    FUNCTION = "run"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "latent_a": (LATENT, {"tooltip": "Start codes."}),
+            "latent_b": (LATENT, {"tooltip": "End codes (same model; equal count or one)."}),
+            "steps": ("INT", {"default": 8, "min": 2, "max": 256, "tooltip": "Frames per pair, ends included."}),
+            "mode": (["lerp", "slerp"], {"default": "lerp", "tooltip": "Straight line or great circle."}),
+        }}
+
+    def run(self, latent_a, latent_b, steps, mode):
+        return (interpolate(latent_a, latent_b, steps, mode),)
+
+
+class StyleMix:
+    DESCRIPTION = ("Style mixing: the codes of A with slots start..end taken from B. Coarse slots carry pose and shape, "
+                   "fine slots colour and texture.")
+    CATEGORY = SUBCATEGORY
+    RETURN_TYPES = (LATENT,)
+    RETURN_NAMES = ("latent",)
+    OUTPUT_TOOLTIPS = ("A with B's slots.",)
+    FUNCTION = "mix"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "model": (MODEL, {"tooltip": "The generator of both latents."}),
+            "latent_a": (LATENT, {"tooltip": "Base codes."}),
+            "latent_b": (LATENT, {"tooltip": "Codes whose slots are copied in (same model)."}),
+            "slot_start": ("INT", {"default": 0, "min": 0, "max": 64, "tooltip": "First slot taken from B."}),
+            "slot_end": ("INT", {"default": 3, "min": -1, "max": 64, "tooltip": "Last slot from B, inclusive; -1 = last."}),
+        }}
+
+    def mix(self, model, latent_a, latent_b, slot_start, slot_end):
+        check_latent(model, latent_a)
+        check_latent(model, latent_b)
+        return (style_mix(latent_a, latent_b, slot_start, slot_end),)
+
+
+class SaveLatent:
+    DESCRIPTION = "Save latent codes (with z, class, seeds and the model's fingerprint) to models/gan_latents."
+    CATEGORY = SUBCATEGORY
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("path",)
+    OUTPUT_TOOLTIPS = ("Where the file was written.",)
+    OUTPUT_NODE = True
+    FUNCTION = "save"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "latent": (LATENT, {"tooltip": "Codes to save."}),
+            "filename": ("STRING", {"default": "latent", "tooltip": "Name inside models/gan_latents; .safetensors is added."}),
+            "overwrite": ("BOOLEAN", {"default": False, "tooltip": "Replace an existing file of that name."}),
+        }}
+
+    def save(self, latent, filename, overwrite):
+        name = str(filename).strip()
+        if not name:
+            raise InputError("file name is empty")
+        if not name.lower().endswith(".safetensors"):
+            name += ".safetensors"
+        path = safe_join(bridge.folder("gan_latents"), name)
+        return (dio.save_latent(latent, path, overwrite=bool(overwrite)),)
+
+
+class LoadLatent:
+    DESCRIPTION = "Load latent codes saved by Save Latent; checked against the model so codes never meet another model."
+    CATEGORY = SUBCATEGORY
+    RETURN_TYPES = (LATENT, "STRING")
+    RETURN_NAMES = ("latent", "summary")
+    OUTPUT_TOOLTIPS = ("The saved codes.", "Count, seeds and model fingerprint.")
+    FUNCTION = "load"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "model": (MODEL, {"tooltip": "The generator the codes must belong to."}),
+            "latent_name": (latent_choices(), {"tooltip": "File in models/gan_latents."}),
+        }}
+
+    def load(self, model, latent_name):
+        path = bridge.full_path("gan_latents", latent_name) or safe_join(bridge.folder("gan_latents"), latent_name)
+        if not os.path.isfile(path):
+            raise InputError(f"no latent file {latent_name!r} in models/gan_latents")
+        latent = dio.load_latent(path)
+        check_latent(model, latent)
+        seeds = f", seeds {latent.seeds[0]}..{latent.seeds[-1]}" if latent.seeds else ""
+        return (latent, f"{len(latent)} latents{seeds}, model {latent.fingerprint}")
+
+
+NODES = {
+    "GANLabLatentInterpolate": (LatentInterpolate, "Latent Interpolate"),
+    "GANLabStyleMix": (StyleMix, "Style Mix"),
+    "GANLabSaveLatent": (SaveLatent, "Save Latent"),
+    "GANLabLoadLatent": (LoadLatent, "Load Latent"),
+}
