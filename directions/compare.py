@@ -123,4 +123,4 @@ def heatmap(abs_cos: torch.Tensor, title: str = "") -> np.ndarray:
             draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=rgb, outline=(255, 255, 255))
             ink = (0, 0, 0) if 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 140 else (255, 255, 255)
             _text(draw, (x + cell // 2, y + cell // 2), f"{m[i, j]:.2f}", small, ink, "mm")
-    return np.asarray(img, dtype=np.uint8)
+    return np.array(img, dtype=np.uint8)
