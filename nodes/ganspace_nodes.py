@@ -67,11 +67,12 @@ class GANSpaceDirections:
         "GANSpace (Härkönen et al., NeurIPS 2020): principal components of the model's own samples. Style GANs: "
         "PCA of w = mapping(z), streamed in float64, stopping early once the top components stop moving "
         "(converge). DCGAN / PGGAN / BigGAN: PCA of a layer's activations, regressed back to unit directions "
-        "in z. Each direction's value is its standard deviation, so Apply Direction's strength is in sigmas.\n"
+        "in z. Each direction's value is its standard deviation, so strengths can be given in sigmas.\n"
         "Layer-wise edits as in the paper: an edit (component i, first slot, last slot, sigma), written E(v_i, "
-        "j-k) in the paper, is Apply Direction with index i, slots 'j-k' (inclusive) and strength sigma. "
-        "GANSpace's notebooks give the end slot exclusively (range(start, end)): their (i, 0, 3, 2.0) is slots "
-        "'0-2'. Early slots move pose and shape, late ones colour and lighting.")
+        "j-k) in the paper, is Apply Direction with index i, slot_start j, slot_end k (inclusive), strength "
+        "sigma and strength_in_sigma on. GANSpace's notebooks give the end slot exclusively (range(start, "
+        "end)): their (i, 0, 3, 2.0) is slot_start 0, slot_end 2. Early slots move pose and shape, late ones "
+        "colour and lighting.")
     CATEGORY = SUBCATEGORY
     RETURN_TYPES = (DIRECTIONS, "STRING")
     RETURN_NAMES = ("directions", "components")
