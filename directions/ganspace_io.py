@@ -1,0 +1,78 @@
+"""GANSpace-compatible ``.npz`` files: ``lat_comp [K, 1, dim]``, ``lat_mean [1, dim]``, ``lat_stdev [K]``.
+
+The layout the GANSpace repository's tools (and its notebooks) read, written atomically, and read
+back without unpickling anything (``allow_pickle=False``)."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+import numpy as np
+import torch
+
+from ..atomic import atomic_write
+from ..errors import CheckpointError, MismatchError
+from .container import Directions
+
+
+def save_ganspace_npz(d: Directions, path: str | os.PathLike, overwrite: bool = False,
+                      lat_mean: torch.Tensor | None = None) -> str:
+    """Write a set as a GANSpace dump; ``lat_mean`` defaults to the one GANSpace stored in ``meta``."""
+    mean = lat_mean if lat_mean is not None else d.meta.get("lat_mean")
+    mean = np.zeros(d.dim, np.float32) if mean is None else np.asarray(mean, dtype=np.float32).reshape(-1)
+    if mean.shape[0] != d.dim:
+        raise MismatchError(f"lat_mean is {mean.shape[0]} wide but the directions are {d.dim} wide")
+    arrays = {
+        "lat_comp": d.vectors.numpy().astype(np.float32).reshape(len(d), 1, d.dim),
+        "lat_mean": mean.reshape(1, d.dim),
+        "lat_stdev": d.values.numpy().astype(np.float32).reshape(len(d)),
+    }
+    ratio = d.meta.get("explained_variance_ratio")
+    if ratio is not None and len(ratio) == len(d):
+        arrays["var_ratio"] = np.asarray(ratio, dtype=np.float32)
+    with atomic_write(path, overwrite=overwrite) as tmp:
+        with open(tmp, "wb") as f:  # a file object: numpy would otherwise append ".npz" to the name
+            np.savez(f, **arrays)
+    return os.fspath(path)
+
+
+def load_ganspace_npz(path: str | os.PathLike, fingerprint: str = "", space: str | None = None) -> Directions:
+    """Read a GANSpace dump as a direction set (rows renormalised to unit length, stdevs kept).
+
+    GANSpace files name no model: pass ``fingerprint`` to tie the set to one, and ``space`` ("w" /
+    "z") when known (default "w")."""
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [n for n in ("lat_comp", "lat_stdev") if n not in data.files]
+            if missing:
+                raise CheckpointError(path, f"not a GANSpace dump: no {', '.join(missing)} (holds {', '.join(data.files)})")
+            comp = np.asarray(data["lat_comp"], dtype=np.float64)
+            stdev = np.asarray(data["lat_stdev"], dtype=np.float64).reshape(-1)
+            mean = np.asarray(data["lat_mean"], dtype=np.float64).reshape(-1) if "lat_mean" in data.files else None
+            ratio = np.asarray(data["var_ratio"], dtype=np.float64).reshape(-1) if "var_ratio" in data.files else None
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise CheckpointError(path, f"not a readable .npz file ({type(e).__name__}: {e})") from None
+    if comp.ndim == 3 and comp.shape[1] == 1:
+        comp = comp[:, 0]
+    if comp.ndim != 2 or comp.shape[0] == 0:
+        raise CheckpointError(path, f"lat_comp must be [K, 1, dim] or [K, dim], got {list(comp.shape)}")
+    if stdev.shape[0] != comp.shape[0]:
+        raise CheckpointError(path, f"{stdev.shape[0]} standard deviations for {comp.shape[0]} components")
+    if not (np.isfinite(comp).all() and np.isfinite(stdev).all()):
+        raise CheckpointError(path, "lat_comp or lat_stdev holds NaN or infinite numbers")
+    norms = np.linalg.norm(comp, axis=1, keepdims=True)
+    if (norms < 1e-12).any():
+        raise CheckpointError(path, "a component has zero length")
+    meta: dict = {"source": os.path.basename(path)}
+    if mean is not None:
+        if mean.shape[0] != comp.shape[1]:
+            raise CheckpointError(path, f"lat_mean is {mean.shape[0]} wide, lat_comp {comp.shape[1]}")
+        meta["lat_mean"] = [float(v) for v in mean]
+    if ratio is not None and ratio.shape[0] == comp.shape[0]:
+        meta["explained_variance_ratio"] = [float(v) for v in ratio]
+    return Directions(torch.from_numpy(comp / norms), torch.from_numpy(stdev), "ganspace", space=space or "w",
+                      slots=None, scale_kind="stdev", fingerprint=fingerprint, meta=meta)
