@@ -12,8 +12,10 @@ from .io import (import_dfl, import_ganspace, import_interfacegan, load_directio
 from .latent import GANLatent
 from .sefa import sefa
 from .slots import parse_slots
+from .voynov import directions_from_official, load_voynov, train_voynov
 
 __all__ = ["Directions", "GANLatent", "sefa", "parse_slots", "apply_direction", "sweep", "grid_codes", "interpolate",
            "style_mix", "load_directions", "load_for_model", "save_directions", "import_interfacegan",
            "import_ganspace", "import_dfl", "save_latent", "load_latent",
-           "ganspace", "compare_directions", "save_ganspace_npz", "load_ganspace_npz"]
+           "ganspace", "compare_directions", "save_ganspace_npz", "load_ganspace_npz",
+           "train_voynov", "load_voynov", "directions_from_official"]
