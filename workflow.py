@@ -12,6 +12,7 @@ API converter is what the real-ComfyUI test posts to ``/prompt``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -136,8 +137,15 @@ def core_node_defs(out_dir: str, saved: list[str]) -> dict[str, NodeDef]:
         saved.extend(save_images(images, out_dir, "preview"))
         return ()
 
+    def save_animation(images, filename_prefix="ComfyUI", fps=6.0, compress_level=4):
+        saved.append(save_animated_png(images, out_dir, filename_prefix, fps, compress_level))
+        return ()
+
     return {
         "SaveImage": NodeDef([("images", "IMAGE", {}, True), ("filename_prefix", "STRING", {}, True)], (), save, True),
+        "SaveAnimatedPNG": NodeDef([("images", "IMAGE", {}, True), ("filename_prefix", "STRING", {}, True),
+                                    ("fps", "FLOAT", {}, True), ("compress_level", "INT", {}, True)],
+                                   (), save_animation, True),
         "PreviewImage": NodeDef([("images", "IMAGE", {}, True)], (), preview, True),
     }
 
@@ -158,20 +166,46 @@ def image_to_uint8(image: torch.Tensor) -> np.ndarray:
     return np.clip(255.0 * arr, 0, 255).astype(np.uint8)
 
 
-def save_images(images: torch.Tensor, out_dir: str, prefix: str) -> list[str]:
-    """Write a batch as ``{prefix}_{counter:05}_.png`` (ComfyUI's naming), never overwriting."""
-    from PIL import Image
-
-    from .atomic import atomic_write
+def _output_target(images, out_dir: str, prefix: str, node: str) -> tuple[str, str, int]:
+    """Folder, file stem and next free counter for ComfyUI-style ``{stem}_{counter:05}_.png`` names."""
     from .nodes.paths import safe_join
 
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        raise GANLabError(f"SaveImage expects an IMAGE batch [n, H, W, C], got {type(images).__name__}")
+        raise GANLabError(f"{node} expects an IMAGE batch [n, H, W, C], got {type(images).__name__}")
     target = safe_join(os.path.abspath(out_dir), prefix or "ComfyUI")
     folder, stem = os.path.dirname(target), os.path.basename(target)
     os.makedirs(folder, exist_ok=True)
     pattern = re.compile(re.escape(stem) + r"_(\d+)_\.png$")
     counter = max([int(m.group(1)) for f in os.listdir(folder) if (m := pattern.match(f))], default=0) + 1
+    return folder, stem, counter
+
+
+def save_animated_png(images: torch.Tensor, out_dir: str, prefix: str, fps: float = 6.0,
+                      compress_level: int = 4) -> str:
+    """Write a batch as one animated PNG (frames in batch order, looping), as ComfyUI's SaveAnimatedPNG does."""
+    from PIL import Image
+
+    from .atomic import atomic_write
+
+    fps = float(fps)
+    if not (math.isfinite(fps) and fps > 0):
+        raise GANLabError(f"SaveAnimatedPNG: fps must be a positive number, not {fps}")
+    folder, stem, counter = _output_target(images, out_dir, prefix, "SaveAnimatedPNG")
+    frames = [Image.fromarray(image_to_uint8(img)) for img in images]
+    path = os.path.join(folder, f"{stem}_{counter:05}_.png")
+    with atomic_write(path) as tmp:
+        frames[0].save(tmp, format="PNG", save_all=True, append_images=frames[1:], duration=round(1000.0 / fps),
+                       loop=0, compress_level=int(compress_level))
+    return path
+
+
+def save_images(images: torch.Tensor, out_dir: str, prefix: str) -> list[str]:
+    """Write a batch as ``{prefix}_{counter:05}_.png`` (ComfyUI's naming), never overwriting."""
+    from PIL import Image
+
+    from .atomic import atomic_write
+
+    folder, stem, counter = _output_target(images, out_dir, prefix, "SaveImage")
     paths = []
     for img in images:
         path = os.path.join(folder, f"{stem}_{counter:05}_.png")
@@ -406,4 +440,4 @@ def to_api(workflow: str | os.PathLike | Mapping, defs: Mapping[str, NodeDef] | 
 
 
 __all__ = ["load_workflow", "parse_links", "resolve", "order", "run", "to_api", "RunResult", "NodeDef",
-           "save_images", "image_to_uint8"]
+           "save_images", "save_animated_png", "image_to_uint8"]

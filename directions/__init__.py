@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .compare import compare_directions
 from .container import Directions
-from .edit import apply_direction, grid_codes, interpolate, style_mix, sweep
+from .edit import apply_direction, concat, grid_codes, interpolate, style_mix, sweep
 from .ganspace import ganspace
 from .ganspace_io import load_ganspace_npz, save_ganspace_npz
 from .io import (import_dfl, import_ganspace, import_interfacegan, load_directions, load_for_model, load_latent,
@@ -14,7 +14,7 @@ from .sefa import sefa
 from .slots import parse_slots
 from .voynov import directions_from_official, load_voynov, train_voynov
 
-__all__ = ["Directions", "GANLatent", "sefa", "parse_slots", "apply_direction", "sweep", "grid_codes", "interpolate",
+__all__ = ["Directions", "GANLatent", "sefa", "parse_slots", "apply_direction", "concat", "sweep", "grid_codes", "interpolate",
            "style_mix", "load_directions", "load_for_model", "save_directions", "import_interfacegan",
            "import_ganspace", "import_dfl", "save_latent", "load_latent",
            "ganspace", "compare_directions", "save_ganspace_npz", "load_ganspace_npz",

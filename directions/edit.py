@@ -191,6 +191,31 @@ def interpolate(a: GANLatent, b: GANLatent, steps: int, mode: str = "lerp") -> G
     return out
 
 
+def concat(latents: Sequence[GANLatent]) -> GANLatent:
+    """One batch holding every code of ``latents`` in order (same model, same truncation)."""
+    latents = [x for x in latents if x is not None]
+    if not latents:
+        raise InputError("no latents to batch")
+    first = latents[0]
+    for i, other in enumerate(latents[1:], start=2):
+        if other.fingerprint != first.fingerprint:
+            raise MismatchError(f"latent {i} comes from model {other.fingerprint}, latent 1 from {first.fingerprint}")
+        if other.codes.shape[1:] != first.codes.shape[1:] or other.space != first.space:
+            raise MismatchError(f"latent {i} codes are {other.space} {list(other.codes.shape[1:])}, latent 1 codes "
+                                f"are {first.space} {list(first.codes.shape[1:])}")
+        if other.truncation_psi != first.truncation_psi:
+            raise MismatchError(f"latent {i} was drawn with truncation {other.truncation_psi}, latent 1 with "
+                                f"{first.truncation_psi}: a batch decodes with one truncation")
+        if (other.c is None) != (first.c is None):
+            raise MismatchError(f"latent {i} and latent 1 disagree on having a class: draw both from the same model")
+    codes = torch.cat([x.codes for x in latents])
+    out = first.with_codes(codes)
+    out.z = torch.cat([x.z for x in latents]) if all(x.z is not None for x in latents) else None
+    out.c = torch.cat([x.c for x in latents]) if first.c is not None else None
+    out.seeds = sum((list(x.seeds) for x in latents), []) if all(len(x.seeds) == len(x) for x in latents) else []
+    return out
+
+
 def style_mix(a: GANLatent, b: GANLatent, slot_start: int, slot_end: int) -> GANLatent:
     """Codes of ``a`` with slots ``slot_start..slot_end`` (inclusive; -1 = last) taken from ``b``."""
     ca, cb = _pair(a, b)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 from ..directions import io as dio
-from ..directions.edit import interpolate, style_mix
+from ..directions.edit import concat, interpolate, style_mix
 from ..errors import InputError
 from . import bridge
-from .common import CATEGORY, LATENT, MODEL, check_latent
+from .common import CATEGORY, LATENT, MAX_BATCH, MODEL, check_latent
 from .paths import safe_join
 
 SUBCATEGORY = f"{CATEGORY}/latent"
@@ -38,6 +38,32 @@ class LatentInterpolate:
 
     def run(self, latent_a, latent_b, steps, mode):
         return (interpolate(latent_a, latent_b, steps, mode),)
+
+
+class LatentBatch:
+    DESCRIPTION = ("Join latents of one model into one batch, in order, so one Decode shows them side by side "
+                   "(an original beside its edits, or several seeds).")
+    CATEGORY = SUBCATEGORY
+    RETURN_TYPES = (LATENT,)
+    RETURN_NAMES = ("latent",)
+    OUTPUT_TOOLTIPS = ("The codes of A, then B, then C and D when connected.",)
+    FUNCTION = "join"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "latent_a": (LATENT, {"tooltip": "First codes of the batch."}),
+            "latent_b": (LATENT, {"tooltip": "Codes after A (same model and truncation)."}),
+        }, "optional": {
+            "latent_c": (LATENT, {"tooltip": "Codes after B (optional)."}),
+            "latent_d": (LATENT, {"tooltip": "Codes after C (optional)."}),
+        }}
+
+    def join(self, latent_a, latent_b, latent_c=None, latent_d=None):
+        out = concat([latent_a, latent_b, latent_c, latent_d])
+        if len(out) > MAX_BATCH:
+            raise InputError(f"the joined batch has {len(out)} codes, more than {MAX_BATCH}")
+        return (out,)
 
 
 class StyleMix:
@@ -119,6 +145,7 @@ class LoadLatent:
 
 NODES = {
     "GANLabLatentInterpolate": (LatentInterpolate, "Latent Interpolate"),
+    "GANLabLatentBatch": (LatentBatch, "Latent Batch"),
     "GANLabStyleMix": (StyleMix, "Style Mix"),
     "GANLabSaveLatent": (SaveLatent, "Save Latent"),
     "GANLabLoadLatent": (LoadLatent, "Load Latent"),

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from gan_latent_lab.errors import CheckpointError, InputError
 from gan_latent_lab.loaders import load_gan, save_converted
 from gan_latent_lab.loaders import biggan
+from model_files import biggan_oracle, biggan_repaired, write_biggan_folder
 
 ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles"
 DATA = Path(__file__).resolve().parent / "data"
@@ -29,29 +29,15 @@ TRUNCATIONS = {"img_trunc04": 0.4, "img_trunc10": 1.0, "img_trunc0433": 0.433}
 
 @pytest.fixture(scope="module")
 def oracle():
-    meta = json.loads((ORACLES / "biggan_hf32.json").read_text())
-    state = load_file(ORACLES / "biggan_hf32.safetensors")
-    return meta["config.json"], state, load_file(ORACLES / "biggan_hf32_io.safetensors")
+    return biggan_oracle()
 
 
 @pytest.fixture(scope="module")
 def repaired(oracle):
-    config, state, _ = oracle
-    io = load_file(DATA / "biggan_hf32_repaired_io.safetensors")
-    state = dict(state)
-    for key in [k for k in io if k.endswith((".weight_u", ".weight_v"))]:
-        assert key in state
-        state[key] = io[key]
-    return config, state, io
+    return biggan_repaired()
 
 
-def write_folder(folder: Path, state: dict, config: dict | None) -> Path:
-    """The layout pytorch-pretrained-biggan users have: pytorch_model.bin (+ config.json) in a folder."""
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(state, folder / "pytorch_model.bin")
-    if config is not None:
-        (folder / "config.json").write_text(json.dumps(config))
-    return folder
+write_folder = write_biggan_folder
 
 
 @pytest.fixture(scope="module")

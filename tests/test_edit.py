@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gan_latent_lab.directions import Directions, GANLatent
-from gan_latent_lab.directions.edit import apply_direction, grid_codes, interpolate, slerp, style_mix, sweep
+from gan_latent_lab.directions.edit import apply_direction, concat, grid_codes, interpolate, slerp, style_mix, sweep
 from gan_latent_lab.directions.sefa import sefa
 from gan_latent_lab.errors import InputError, MismatchError
 from gan_latent_lab.loaders.base import GANGenerator
@@ -226,3 +226,27 @@ def test_style_mix_takes_slots_from_b(gen, latent):
         style_mix(a, GANLatent(codes=latent.codes[:1], fingerprint="ffff"), 0, 1)
     with pytest.raises(InputError):
         style_mix(a, b, 0, 8)
+
+
+def test_concat_keeps_order_seeds_and_classes(gen, latent):
+    a = GANLatent(codes=latent.codes[:2], fingerprint=gen.fingerprint, z=latent.z[:2], seeds=[0, 1])
+    b = GANLatent(codes=latent.codes[2:3] + 1.0, fingerprint=gen.fingerprint, z=latent.z[2:3], seeds=[2])
+    joined = concat([a, b, None])
+    assert torch.equal(joined.codes, torch.cat([latent.codes[:2], latent.codes[2:3] + 1.0]))
+    assert joined.seeds == [0, 1, 2] and torch.equal(joined.z, latent.z)
+    decoded = gen.synthesis(joined.codes)
+    assert torch.allclose(decoded[2], gen.synthesis(b.codes)[0], atol=1e-6)
+    ca = GANLatent(codes=latent.codes[:1], fingerprint=gen.fingerprint, c=torch.tensor([[1.0, 0.0]]))
+    cb = GANLatent(codes=latent.codes[1:2], fingerprint=gen.fingerprint, c=torch.tensor([[0.0, 1.0]]))
+    assert torch.equal(concat([ca, cb]).c, torch.eye(2))
+
+
+def test_concat_refuses_mixed_models_truncations_and_classes(gen, latent):
+    with pytest.raises(MismatchError, match="ffff"):
+        concat([latent, GANLatent(codes=latent.codes, fingerprint="ffff")])
+    with pytest.raises(MismatchError, match="truncation"):
+        concat([latent, latent.with_codes(latent.codes, truncation_psi=0.5)])
+    with pytest.raises(MismatchError, match="class"):
+        concat([latent, GANLatent(codes=latent.codes, fingerprint=gen.fingerprint, c=torch.ones(3, 2))])
+    with pytest.raises(InputError):
+        concat([None, None])

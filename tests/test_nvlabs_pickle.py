@@ -7,13 +7,8 @@ loading must reproduce the official outputs and leave no sentinel."""
 
 from __future__ import annotations
 
-import collections
-import contextlib
-import json
 import math
-import os
 import pickle
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -21,118 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from gan_latent_lab.errors import CheckpointError, UnsafePickleError
 from gan_latent_lab.loaders import load_gan
 from gan_latent_lab.loaders.files import read_checkpoint
 from gan_latent_lab.loaders.nvlabs import extract_nvlabs
 
-ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles"
-BUFFERS = ("w_avg", "resample_filter", "noise_const")
-
-
-def oracle(name: str):
-    return (load_file(str(ORACLES / f"{name}.safetensors")), load_file(str(ORACLES / f"{name}_io.safetensors")),
-            json.loads((ORACLES / f"{name}.json").read_text()))
-
-
-def hostile_src(sentinel: Path) -> str:
-    return (f"open({str(sentinel)!r}, 'w').write('executed')\n"
-            "raise SystemExit('module_src must never be executed')\n"
-            "class SynthesisBlock: pass\ndef modulated_conv2d(): pass\n")
-
-
-@contextlib.contextmanager
-def stand_in_modules():
-    """Fake ``torch_utils.persistence`` / ``dnnlib`` modules so pickle records their global names."""
-    mods = {n: types.ModuleType(n) for n in ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util",
-                                             "dnnlib.tflib", "dnnlib.tflib.network")}
-
-    def _reconstruct_persistent_obj(meta):  # never called: only its name goes into the pickle
-        raise AssertionError("stand-in called")
-
-    _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
-    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
-    mods["torch_utils.persistence"]._reconstruct_persistent_obj = _reconstruct_persistent_obj
-
-    class EasyDict(dict):
-        pass
-
-    EasyDict.__module__, EasyDict.__qualname__ = "dnnlib.util", "EasyDict"
-    mods["dnnlib.util"].EasyDict = EasyDict
-
-    class Network:
-        def __init__(self, state):
-            self._state = state
-
-        def __getstate__(self):
-            return self._state
-
-    Network.__module__, Network.__qualname__ = "dnnlib.tflib.network", "Network"
-    mods["dnnlib.tflib.network"].Network = Network
-    saved = {n: sys.modules.get(n) for n in mods}
-    sys.modules.update(mods)
-    try:
-        yield types.SimpleNamespace(reconstruct=_reconstruct_persistent_obj, EasyDict=EasyDict, Network=Network)
-    finally:
-        for n, m in saved.items():
-            if m is None:
-                sys.modules.pop(n, None)
-            else:
-                sys.modules[n] = m
-
-
-class Persistent:
-    """Pickles as ``_reconstruct_persistent_obj(meta)``, exactly like an NVlabs persistent class."""
-
-    def __init__(self, fn, meta):
-        self.fn, self.meta = fn, meta
-
-    def __reduce__(self):
-        return (self.fn, (self.meta,))
-
-
-def persistent_tree(sd, ns, src, class_name, init_kwargs):
-    """Module records (params as Parameters, buffers as tensors) from flat NVlabs keys."""
-    tree: dict = {}
-    for key, t in sd.items():
-        node = tree
-        *path, leaf = key.split(".")
-        for p in path:
-            node = node.setdefault(p, {})
-        node[leaf] = t
-
-    def make(node, name, kwargs):
-        state = {"training": False, "_parameters": collections.OrderedDict(), "_buffers": collections.OrderedDict(),
-                 "_non_persistent_buffers_set": set(), "_modules": collections.OrderedDict(),
-                 "_init_args": (), "_init_kwargs": kwargs}
-        for k, v in node.items():
-            if isinstance(v, dict):
-                state["_modules"][k] = make(v, k, ns.EasyDict())
-            elif k in BUFFERS:
-                state["_buffers"][k] = v.clone()
-            else:
-                state["_parameters"][k] = torch.nn.Parameter(v.clone(), requires_grad=False)
-        meta = dict(type="class", version=4, module_src=src, class_name=name, state=state)
-        return Persistent(ns.reconstruct, meta)
-
-    return make(tree, class_name, init_kwargs)
-
-
-def write_nvlabs_pickle(path: Path, sd, init_kwargs, src) -> None:
-    with stand_in_modules() as ns:
-        kw = ns.EasyDict({k: (ns.EasyDict(v) if isinstance(v, dict) else v) for k, v in init_kwargs.items()})
-        g = persistent_tree(sd, ns, src, "Generator", kw)
-        data = {"G": g, "D": None, "G_ema": g, "training_set_kwargs": ns.EasyDict(resolution=32), "augment_pipe": None}
-        path.write_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def ada_kwargs(kw: dict) -> dict:
-    """stylegan2-ada-pytorch nests the synthesis settings under ``synthesis_kwargs``."""
-    syn = {k: kw[k] for k in ("channel_base", "channel_max", "num_fp16_res", "conv_clamp")}
-    rest = {k: v for k, v in kw.items() if k not in syn}
-    return {**rest, "synthesis_kwargs": syn}
+from model_files import ada_kwargs, hostile_src, oracle, stand_in_modules, write_nvlabs_pickle
 
 
 def check(gen, io):
