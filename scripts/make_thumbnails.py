@@ -1,10 +1,17 @@
 """Render every example workflow with the runner and save its real output as thumbnails.
 
-    python3 scripts/make_thumbnails.py [NAME ...]
+    python3 scripts/make_thumbnails.py [NAME ...] [--voynov-steps N]
 
 For example_workflows/NAME.json this writes example_workflows/NAME.jpg (the thumbnail ComfyUI's
 template browser shows beside the workflow) and docs/NAME.png (a small PNG for the README): the
-workflow's saved images tiled into one picture, each at most 256 px wide.
+workflow's saved images tiled into one picture (at most 512 px wide), and docs/icon.png from the
+first example.
+
+Examples whose checkpoint is not in the models folder (the StyleGAN2 and BigGAN ones on a machine
+without those downloads) are rendered on the test stand-ins (tests/model_files.py: small random
+generators from ../shared/oracles written under the same file names, with the widget overrides the
+tests use), and the script says so; the Voynov example trains for --voynov-steps (default 300)
+instead of its 2000 steps. Everything else runs exactly as the file says.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import math
 import os
 import sys
 import tempfile
+from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -29,46 +37,102 @@ def import_pack():
     return sys.modules["gan_latent_lab"]
 
 
-def tile(paths: list[str], max_width: int = 256):
+def tile(paths: list[str], max_width: int = 512, cols: int = 4):
     from PIL import Image
 
-    images = [Image.open(p).convert("RGB") for p in paths]
-    cols = min(len(images), 4)
-    rows = math.ceil(len(images) / cols)
-    w, h = images[0].size
-    sheet = Image.new("RGB", (cols * w, rows * h))
-    for i, im in enumerate(images):
-        sheet.paste(im, ((i % cols) * w, (i // cols) * h))
+    opened = [Image.open(p) for p in paths]
+    still = [im for im in opened if getattr(im, "n_frames", 1) == 1]
+    images = [im.convert("RGB") for im in (still or opened)]
+    if len({im.size for im in images}) > 1:  # different pictures (a heatmap and a grid): one row, equal heights
+        h = max(im.height for im in images)
+        images = [im.resize((round(im.width * h / im.height), h), Image.LANCZOS) for im in images]
+        sheet = Image.new("RGB", (sum(im.width for im in images), h), "white")
+        x = 0
+        for im in images:
+            sheet.paste(im, (x, 0))
+            x += im.width
+    else:
+        cols = min(len(images), cols)
+        rows = math.ceil(len(images) / cols)
+        w, h = images[0].size
+        sheet = Image.new("RGB", (cols * w, rows * h))
+        for i, im in enumerate(images):
+            sheet.paste(im, ((i % cols) * w, (i // cols) * h))
     if sheet.width > max_width:
         sheet = sheet.resize((max_width, round(sheet.height * max_width / sheet.width)), Image.LANCZOS)
     return sheet
 
 
-def make(name: str) -> None:
+def stand_ins():
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import model_files
+
+    return model_files
+
+
+def needs_stand_in(wf: str) -> bool:
+    """True when a Load GAN Model node names a file that is not in the models folder."""
+    from gan_latent_lab import workflow
+    from gan_latent_lab.nodes import bridge
+
+    for step in workflow.resolve(wf).values():
+        name = step.inputs.get("model_name") if step.type == "GANLabLoadModel" else None
+        if name and not name.startswith(bridge.BUILTIN_PREFIX) and bridge.full_path("gan", name) is None:
+            return True
+    return False
+
+
+def make(name: str, voynov_steps: int = 300) -> None:
     import_pack()
     from gan_latent_lab import workflow
     from gan_latent_lab.atomic import atomic_write
 
     wf = os.path.join(ROOT, "example_workflows", name + ".json")
+    overrides, how = {}, "as saved"
     with tempfile.TemporaryDirectory() as out:
-        result = workflow.run(wf, out)
+        saved_env = os.environ.get("GAN_LATENT_LAB_MODELS")
+        try:
+            if name == "voynov_train_save_apply":
+                os.environ["GAN_LATENT_LAB_MODELS"] = os.path.join(out, "models")
+                overrides, how = {2: {"steps": voynov_steps}}, f"trained {voynov_steps} steps"
+            elif needs_stand_in(wf):
+                mf = stand_ins()
+                mf.write_example_models(Path(out) / "models")
+                os.environ["GAN_LATENT_LAB_MODELS"] = os.path.join(out, "models")
+                overrides, how = mf.STANDIN_OVERRIDES.get(name, {}), "on the random test stand-in"
+            result = workflow.run(wf, os.path.join(out, "images"), overrides=overrides)
+        finally:
+            if saved_env is None:
+                os.environ.pop("GAN_LATENT_LAB_MODELS", None)
+            else:
+                os.environ["GAN_LATENT_LAB_MODELS"] = saved_env
         if not result.images:
             print(f"{name}: saved no images, no thumbnail", file=sys.stderr)
             return
         sheet = tile(result.images)
+        icon = tile(result.images[:4], max_width=256, cols=2) if name == "sample_and_decode" else None
     jpg = os.path.join(ROOT, "example_workflows", name + ".jpg")
     png = os.path.join(ROOT, "docs", name + ".png")
     with atomic_write(jpg, overwrite=True) as tmp:
         sheet.save(tmp, format="JPEG", quality=90)
     with atomic_write(png, overwrite=True) as tmp:
         sheet.save(tmp, format="PNG", optimize=True)
-    print(f"{name}: {sheet.size[0]}x{sheet.size[1]} -> {os.path.relpath(jpg, ROOT)}, {os.path.relpath(png, ROOT)}")
+    if icon is not None:
+        with atomic_write(os.path.join(ROOT, "docs", "icon.png"), overwrite=True) as tmp:
+            icon.save(tmp, format="PNG", optimize=True)
+    print(f"{name} ({how}): {sheet.size[0]}x{sheet.size[1]} -> {os.path.relpath(jpg, ROOT)}, "
+          f"{os.path.relpath(png, ROOT)}")
 
 
 def main(argv: list[str]) -> int:
+    steps = 300
+    if "--voynov-steps" in argv:
+        i = argv.index("--voynov-steps")
+        steps = int(argv[i + 1])
+        argv = argv[:i] + argv[i + 2:]
     names = argv or sorted(f[:-5] for f in os.listdir(os.path.join(ROOT, "example_workflows")) if f.endswith(".json"))
     for name in names:
-        make(name)
+        make(name, steps)
     return 0
 
 

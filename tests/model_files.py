@@ -150,3 +150,26 @@ def write_biggan_folder(folder: Path, state: dict, config: dict | None) -> Path:
     if config is not None:
         (folder / "config.json").write_text(json.dumps(config))
     return folder
+
+
+# ----- stand-ins for the example workflows that need a checkpoint a fresh install lacks -------------
+# The files are written under the names the examples use; the overrides are widget values (never edits
+# of the workflow files) that fit the small stand-ins: the StyleGAN2 oracle has 8 w+ slots instead of 18,
+# the BigGAN oracle 10 unnamed classes instead of ImageNet's 1000.  Long runs are shortened the same way.
+STANDIN_OVERRIDES = {
+    "layerwise_edit": {5: {"slot_end": 5}, 6: {"slot_start": 6}},
+    "biggan_class_edit": {2: {"class_label": "3"}, 6: {"class_label": "3:0.5, 7:0.5"}},
+    "ganspace_vs_sefa": {2: {"samples": 2000}},
+    "voynov_train_save_apply": {2: {"steps": 2, "batch_size": 2, "checkpoint_every": 1}},
+}
+
+
+def write_example_models(models_root: Path) -> Path:
+    """``models_root/gan`` with the StyleGAN2 pickle and the BigGAN folder the examples name."""
+    gan = Path(models_root) / "gan"
+    gan.mkdir(parents=True, exist_ok=True)
+    sd, _, meta = oracle("stylegan2_uncond32")
+    write_nvlabs_pickle(gan / "stylegan2-ffhq-1024x1024.pkl", sd, meta["init_kwargs"], HARMLESS_SRC)
+    config, state, _ = biggan_repaired()
+    write_biggan_folder(gan / "biggan-deep-128", state, config)
+    return gan

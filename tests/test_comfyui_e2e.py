@@ -8,6 +8,7 @@ import io
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ pytestmark = [
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import comfy_harness  # noqa: E402
+from model_files import STANDIN_OVERRIDES, write_example_models  # noqa: E402
 
 PACK = Path(gan_latent_lab.__file__).resolve().parent
 EXAMPLES = sorted((PACK / "example_workflows").glob("*.json"))
@@ -34,8 +36,19 @@ BUILTIN_FACE = "builtin: face DCGAN 64px (gan-face-generate)"
 
 @pytest.fixture(scope="module")
 def server():
-    with comfy_harness.ComfyServer(ROOT, str(PACK), folder_name="gan-latent-lab") as s:
+    s = comfy_harness.ComfyServer(ROOT, str(PACK), folder_name="gan-latent-lab")
+    write_example_models(Path(s.base) / "models")  # the StyleGAN2 / BigGAN stand-ins the examples name
+    with s:
         yield s
+
+
+def example_api(path: Path, extra: dict | None = None) -> dict:
+    """An example in API form with the widget overrides the runner tests use (then ``extra``)."""
+    api = workflow.to_api(path)
+    for overrides in (STANDIN_OVERRIDES.get(path.stem, {}), extra or {}):
+        for node, values in overrides.items():
+            api[str(node)]["inputs"].update(values)
+    return api
 
 
 def run_prompt(server, api: dict) -> dict:
@@ -92,9 +105,46 @@ def test_comfyui_images_equal_the_runner_images(server, tmp_path):
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_every_example_runs_in_comfyui(server, path):
-    entry = run_prompt(server, workflow.to_api(path))
+def test_every_example_runs_in_comfyui_like_the_runner(server, path, tmp_path):
+    entry = run_prompt(server, example_api(path))
     assert entry["outputs"], f"{path.name} produced no output"
+    if path.stem == "voynov_train_save_apply":
+        return  # training on ComfyUI's device is not bit-identical to another process; shape checked above
+    theirs = [np.asarray(Image.open(io.BytesIO(server.view(item))).convert("RGB")).astype(np.int16)
+              for out in entry["outputs"].values() for item in out.get("images", [])
+              if item.get("type") == "output"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GAN_LATENT_LAB_MODELS", str(Path(server.base) / "models"))
+        ours = workflow.run(path, tmp_path, overrides=STANDIN_OVERRIDES.get(path.stem))
+    ours = [np.asarray(Image.open(p).convert("RGB")).astype(np.int16) for p in ours.images
+            if "preview" not in os.path.basename(p)]
+    assert len(theirs) == len(ours) and theirs
+    for a, b in zip(ours, theirs):
+        assert a.shape == b.shape and np.abs(a - b).max() <= 2, path.name
+
+
+@pytest.mark.parametrize("kind", ["voynov", "ganspace"])
+def test_interrupt_stops_a_long_run_cleanly(server, kind):
+    if kind == "voynov":
+        path, extra = PACK / "example_workflows" / "voynov_train_save_apply.json", {
+            2: {"steps": 100000, "run_name": "interrupted_run", "checkpoint_every": 100000}}
+    else:
+        path, extra = PACK / "example_workflows" / "ganspace_vs_sefa.json", {2: {"samples": 10000000}}
+    status, answer = server.queue(example_api(path, extra))
+    assert status == 200, answer
+    started = time.monotonic()
+    time.sleep(8)
+    code, _ = server.request("/interrupt", {})
+    assert code == 200
+    entry = server.wait_history(answer["prompt_id"], timeout=60)
+    assert time.monotonic() - started < 60
+    state = entry["status"]
+    assert state.get("status_str") == "error"
+    assert any(m[0] == "execution_interrupted" for m in state.get("messages", [])), state
+    if kind == "voynov":  # saved on interrupt, so queueing it again resumes
+        assert (Path(server.base) / "models" / "gan_directions" / "interrupted_run.voynov").exists()
+    # the server is still healthy
+    assert len(run_prompt(server, workflow.to_api(SAMPLE))["outputs"]["4"]["images"]) == 4
 
 
 def test_workflow_templates_list_our_examples(server):
