@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
 import os
+
+import torch
 
 from ..directions.deformators import KINDS as DEFORMATORS
 from ..directions.reconstructors import KINDS as RECONSTRUCTORS
@@ -130,9 +134,21 @@ def train_voynov_node(model, k, steps, batch, lr, deformator, slots, seed_value,
         bar.set(step, preview)
         bridge.check_interrupt()
 
-    return train_voynov(model, int(k), steps=int(steps), batch_size=int(batch), lr=lr, deformator=deformator,
-                        slots=slot_list, seed=seed(seed_value), checkpoint=path,
-                        checkpoint_every=int(checkpoint_every), reconstructor=reconstructor, progress=on_step)
+    # ComfyUI runs every node under torch.inference_mode(): training needs autograd back, and tensors the
+    # model was loaded or moved with there cannot enter autograd, so it trains on a normal copy then.
+    with torch.inference_mode(False), torch.enable_grad():
+        gen = autograd_ready(model)
+        return train_voynov(gen, int(k), steps=int(steps), batch_size=int(batch), lr=lr, deformator=deformator,
+                            slots=slot_list, seed=seed(seed_value), checkpoint=path,
+                            checkpoint_every=int(checkpoint_every), reconstructor=reconstructor, progress=on_step)
+
+
+def autograd_ready(model):
+    """``model`` itself, or a copy with ordinary tensors when it holds inference-mode tensors."""
+    tensors = itertools.chain(model.parameters(), model.buffers())
+    if any(t.is_inference() for t in tensors):
+        return copy.deepcopy(model).requires_grad_(False)
+    return model
 
 
 def run_choices() -> list[str]:

@@ -280,6 +280,22 @@ def test_train_node_writes_resumes_and_loads(tmp_path, monkeypatch):
         node.train(**{**args, "slots": "3"})
 
 
+def test_train_node_works_under_comfyui_inference_mode(tmp_path, monkeypatch):
+    """ComfyUI executes nodes inside torch.inference_mode(), and loads models there too."""
+    monkeypatch.setenv("GAN_LATENT_LAB_MODELS", str(tmp_path))
+    from gan_latent_lab.nodes import voynov_nodes as vn
+
+    with torch.inference_mode():
+        gen = toy_dcgan()
+        assert next(gen.parameters()).is_inference()
+        dirs, text = vn.VoynovTrain().train(model=gen, directions=3, steps=3, batch_size=2, learning_rate=1e-3,
+                                            deformator="ortho", slots="all", seed=0, run_name="inf",
+                                            checkpoint_every=1, preview_every=0)
+    assert len(dirs) == 3 and torch.isfinite(dirs.vectors).all()
+    assert read_run(tmp_path / "gan_directions" / "inf.voynov")["step"] == 3
+    assert next(gen.parameters()).is_inference()  # the shared model is left as it was
+
+
 def test_parse_slots_and_node_declarations():
     from gan_latent_lab.nodes import voynov_nodes as vn
 
