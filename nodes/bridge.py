@@ -54,7 +54,9 @@ def offload_device() -> torch.device:
     return mm.unet_offload_device() if mm is not None else torch.device("cpu")
 
 
-_patchers: dict[int, Any] = {}
+# The ModelPatcher of a generator lives in the generator's own __dict__ (not a module-level table), so a
+# generator nobody uses any more is collected with its patcher; ComfyUI's manager holds patchers weakly.
+PATCHER_ATTR = "_gll_patcher"
 
 
 class _PatcherHolder(torch.nn.Module):
@@ -76,10 +78,10 @@ def load_to_device(gen: torch.nn.Module) -> torch.device:
     mm = _comfy("comfy.model_management")
     mp = _comfy("comfy.model_patcher")
     if mm is not None and mp is not None:
-        patcher = _patchers.get(id(gen))
+        patcher = gen.__dict__.get(PATCHER_ATTR)
         if patcher is None or getattr(patcher.model, "gen", None) is not gen:
             patcher = mp.ModelPatcher(_PatcherHolder(gen), load_device=device, offload_device=offload_device())
-            _patchers[id(gen)] = patcher
+            gen.__dict__[PATCHER_ATTR] = patcher
         try:
             mm.load_models_gpu([patcher])
             if next(gen.parameters(), None) is not None and next(gen.parameters()).device != device:
@@ -92,7 +94,17 @@ def load_to_device(gen: torch.nn.Module) -> torch.device:
 
 
 def forget_model(gen: torch.nn.Module) -> None:
-    _patchers.pop(id(gen), None)
+    gen.__dict__.pop(PATCHER_ATTR, None)
+
+
+def copy_model(gen: torch.nn.Module) -> torch.nn.Module:
+    """A deep copy of a generator without its ComfyUI patcher (the copy gets its own when loaded)."""
+    import copy
+
+    patcher = gen.__dict__.get(PATCHER_ATTR)
+    copied = copy.deepcopy(gen, memo={} if patcher is None else {id(patcher): None})
+    copied.__dict__.pop(PATCHER_ATTR, None)
+    return copied
 
 
 def soft_empty_cache() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 import os
 
@@ -147,7 +146,7 @@ def autograd_ready(model):
     """``model`` itself, or a copy with ordinary tensors when it holds inference-mode tensors."""
     tensors = itertools.chain(model.parameters(), model.buffers())
     if any(t.is_inference() for t in tensors):
-        return copy.deepcopy(model).requires_grad_(False)
+        return bridge.copy_model(model).requires_grad_(False)
     return model
 
 
