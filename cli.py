@@ -1,6 +1,6 @@
 """Command line: run a workflow, draw a demo grid, convert a checkpoint to safetensors.
 
-    python -m gan_latent_lab run WORKFLOW.json --out DIR
+    python -m gan_latent_lab run WORKFLOW.json --out DIR [--set NODE.INPUT=VALUE ...]
     python -m gan_latent_lab demo [--out demo.png]
     python -m gan_latent_lab convert IN OUT.safetensors [--overwrite]
 
@@ -21,12 +21,32 @@ DEMO_SEEDS = tuple(range(8))
 def cmd_run(args: argparse.Namespace) -> int:
     from .workflow import run
 
-    result = run(args.workflow, args.out)
+    result = run(args.workflow, args.out, overrides=parse_sets(args.set or []))
     for path in result.images:
         print(path)
     if not result.images:
         print("the workflow saved no images (no SaveImage / PreviewImage node)", file=sys.stderr)
     return 0
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, dict]:
+    """``["2.samples=2000", "4.class_label=goldfish"]`` -> ``{"2": {"samples": 2000, "class_label": "goldfish"}}``.
+
+    Values are read as JSON (numbers, true/false, quoted strings) and otherwise kept as text."""
+    import json
+
+    out: dict[str, dict] = {}
+    for item in items:
+        target, eq, text = item.partition("=")
+        node, dot, name = target.partition(".")
+        if not (eq and dot and node.strip() and name.strip()):
+            raise GANLabError(f"--set {item!r}: write NODE_ID.INPUT=VALUE, for example 2.samples=2000")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        out.setdefault(node.strip(), {})[name.strip()] = value
+    return out
 
 
 def demo_grid(seeds: Sequence[int] = DEMO_SEEDS, columns: int = 4):
@@ -81,6 +101,8 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a UI-format workflow JSON and save its images")
     r.add_argument("workflow", help="workflow .json saved by ComfyUI (UI format)")
     r.add_argument("--out", default="out", help="folder for SaveImage / PreviewImage files (default: out)")
+    r.add_argument("--set", action="append", metavar="NODE.INPUT=VALUE",
+                   help="replace a widget value, e.g. --set 2.samples=2000 (repeatable)")
     r.set_defaults(func=cmd_run)
     d = sub.add_parser("demo", help="eight faces from the built-in DCGAN as one PNG grid")
     d.add_argument("--out", default="demo.png", help="PNG to write (default: demo.png)")

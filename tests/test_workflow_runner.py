@@ -168,6 +168,12 @@ def test_every_example_converts_and_names_only_known_nodes(path):
 def test_cli_run_demo_and_convert(tmp_path, capsys):
     assert cli_main(["run", str(SAMPLE), "--out", str(tmp_path / "run")]) == 0
     assert len(list((tmp_path / "run").rglob("*.png"))) == 4
+    assert cli_main(["run", str(SAMPLE), "--out", str(tmp_path / "one"), "--set", "2.batch_size=1"]) == 0
+    assert len(list((tmp_path / "one").rglob("*.png"))) == 1
+    assert cli_main(["run", str(SAMPLE), "--set", "2.nonsense=1", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown inputs ['nonsense']" in capsys.readouterr().err
+    assert cli_main(["run", str(SAMPLE), "--set", "batch_size=1", "--out", str(tmp_path / "x")]) == 2
+    assert "NODE_ID.INPUT=VALUE" in capsys.readouterr().err
     demo = tmp_path / "demo.png"
     assert cli_main(["demo", "--out", str(demo)]) == 0
     with Image.open(demo) as im:
