@@ -21,7 +21,8 @@ from .latent import GANLatent
 from .slots import parse_slots, slot_range
 
 
-def _finite(name: str, value) -> float:
+def finite(name: str, value) -> float:
+    """A value that must be a finite number (NaN, inf and text are input errors naming ``name``)."""
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -83,7 +84,7 @@ def apply_direction(latent: GANLatent, directions: Directions, index: int, stren
                     slots: str | Sequence[int] | None = None) -> GANLatent:
     """Move every code of ``latent`` by ``strength`` along direction ``index`` on slots
     ``slot_start..slot_end`` (inclusive; ``-1`` = last slot), or on ``slots`` when given."""
-    strength = _finite("strength", strength)
+    strength = finite("strength", strength)
     check_pair(latent, directions, model)
     i = direction_index(directions, index)
     slot_list = _resolve_slots(latent, slot_start, slot_end, slots)
@@ -93,7 +94,7 @@ def apply_direction(latent: GANLatent, directions: Directions, index: int, stren
 
 
 def sweep_strengths(amplitude: float, steps: int) -> torch.Tensor:
-    amplitude = _finite("amplitude", amplitude)
+    amplitude = finite("amplitude", amplitude)
     steps = int(steps)
     if not 2 <= steps <= 256:
         raise InputError(f"steps {steps} is outside 2..256")

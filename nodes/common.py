@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
+from ..directions.edit import finite  # noqa: F401 - nodes validate widgets with it
 from ..errors import InputError, MismatchError
 
 CATEGORY = "GAN Latent Lab"
@@ -15,17 +14,6 @@ DIRECTIONS = "GAN_DIRECTIONS"
 MAX_BATCH = 256
 SEED_MAX = 0xFFFFFFFF
 DECODE_CHUNK = 8
-
-
-def finite(name: str, value: float) -> float:
-    """A float widget value that must be a finite number."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, not {value!r}") from None
-    if not math.isfinite(v):
-        raise InputError(f"{name} must be a finite number, not {v}")
-    return v
 
 
 def batch_size(value: int) -> int:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_thumbnails import import_pack  # noqa: E402 - the pack from this checkout, whatever its folder name
 FACE = "builtin: face DCGAN 64px (gan-face-generate)"
 STYLEGAN2_FILE = "stylegan2-ffhq-1024x1024.pkl"
 BIGGAN_FILE = "biggan-deep-128/pytorch_model.bin"
@@ -191,18 +193,6 @@ CORE = {
     "PreviewImage": ([("images", "IMAGE")], []),
     "SaveAnimatedPNG": ([("images", "IMAGE")], [("filename_prefix", "ComfyUI"), ("fps", 6.0), ("compress_level", 4)]),
 }
-
-
-def import_pack():
-    if "gan_latent_lab" not in sys.modules:
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("gan_latent_lab", os.path.join(ROOT, "__init__.py"),
-                                                      submodule_search_locations=[ROOT])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["gan_latent_lab"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["gan_latent_lab"]
 
 
 def node_shape(type_: str) -> tuple[list[tuple[str, str]], list[tuple[str, Any, bool]], list[tuple[str, str]], str]:
