@@ -123,9 +123,10 @@ class ClassBatchNorm(nn.Module):
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, truncation: float) -> torch.Tensor:
         mean, var = stats_at(self.running_means, self.running_vars, truncation)
-        gain = 1 + self.scale(cond)[:, :, None, None]
-        shift = self.offset(cond)[:, :, None, None]
-        return (x - mean[None, :, None, None]) / torch.sqrt(var[None, :, None, None] + self.eps) * gain + shift
+        # (x - mean) / sqrt(var + eps) * gain + shift, folded into one multiply-add over the activations
+        gain = (1 + self.scale(cond)) * torch.rsqrt(var + self.eps)  # [n, C]
+        shift = self.offset(cond) - mean * gain
+        return torch.addcmul(shift[:, :, None, None], x, gain[:, :, None, None])
 
 
 class PlainBatchNorm(nn.Module):
