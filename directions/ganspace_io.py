@@ -28,6 +28,9 @@ def save_ganspace_npz(d: Directions, path: str | os.PathLike, overwrite: bool = 
         "lat_mean": mean.reshape(1, d.dim),
         "lat_stdev": d.values.numpy().astype(np.float32).reshape(len(d)),
     }
+    # extra keys official readers ignore: the code space and the model, so reloading needs no guessing
+    arrays["gll_space"] = np.array(d.space)
+    arrays["gll_fingerprint"] = np.array(d.fingerprint or "")
     ratio = d.meta.get("explained_variance_ratio")
     if ratio is not None and len(ratio) == len(d):
         arrays["var_ratio"] = np.asarray(ratio, dtype=np.float32)
@@ -52,6 +55,8 @@ def load_ganspace_npz(path: str | os.PathLike, fingerprint: str = "", space: str
             stdev = np.asarray(data["lat_stdev"], dtype=np.float64).reshape(-1)
             mean = np.asarray(data["lat_mean"], dtype=np.float64).reshape(-1) if "lat_mean" in data.files else None
             ratio = np.asarray(data["var_ratio"], dtype=np.float64).reshape(-1) if "var_ratio" in data.files else None
+            recorded = {k: str(data[k]) for k in ("gll_space", "gll_fingerprint")
+                        if k in data.files and data[k].dtype.kind == "U" and data[k].ndim == 0}
     except CheckpointError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
@@ -74,5 +79,7 @@ def load_ganspace_npz(path: str | os.PathLike, fingerprint: str = "", space: str
         meta["lat_mean"] = [float(v) for v in mean]
     if ratio is not None and ratio.shape[0] == comp.shape[0]:
         meta["explained_variance_ratio"] = [float(v) for v in ratio]
-    return Directions(torch.from_numpy(comp / norms), torch.from_numpy(stdev), "ganspace", space=space or "w",
+    space = space or recorded.get("gll_space") or "w"
+    fingerprint = fingerprint or recorded.get("gll_fingerprint", "")
+    return Directions(torch.from_numpy(comp / norms), torch.from_numpy(stdev), "ganspace", space=space,
                       slots=None, scale_kind="stdev", fingerprint=fingerprint, meta=meta)

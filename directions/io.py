@@ -92,6 +92,8 @@ def import_ganspace(path: str | os.PathLike) -> Directions:
                 raise CheckpointError(path, f"a GANSpace file holds lat_comp and lat_stdev; this one holds "
                                       f"{', '.join(data.files) or 'nothing'}")
             comp, stdev = np.array(data["lat_comp"]), np.array(data["lat_stdev"])
+            recorded = {k: str(data[k]) for k in ("gll_space", "gll_fingerprint")
+                        if k in data.files and data[k].dtype.kind == "U" and data[k].ndim == 0}
     except CheckpointError:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
@@ -110,9 +112,13 @@ def import_ganspace(path: str | os.PathLike) -> Directions:
     if not torch.isfinite(values).all():
         raise CheckpointError(path, "lat_stdev holds NaN or infinite numbers")
     stem = _stem(path)
-    space = "z" if stem.lower().endswith("_z") else "w"
+    # our exports record the space and the model; official dumps do not (their W files are the common case)
+    space = recorded.get("gll_space") or ("z" if stem.lower().endswith("_z") else "w")
+    if space not in ("w", "z"):
+        raise CheckpointError(path, f"gll_space must be 'w' or 'z', not {space!r}")
     return Directions(vectors=vectors, values=values, method="ganspace", space=space, slots=None,
-                      scale_kind="stdev", meta={"source": os.path.basename(path)})
+                      scale_kind="stdev", fingerprint=recorded.get("gll_fingerprint", ""),
+                      meta={"source": os.path.basename(path)})
 
 
 def import_dfl(path: str | os.PathLike, tensors: dict | None = None, meta: dict | None = None) -> Directions:

@@ -23,8 +23,8 @@ from .files import Checkpoint
 from .safe_pickle import Record
 
 NETWORK = "dnnlib.tflib.network.Network"
-V1_HINT = ("StyleGAN (v1) TF pickles are not supported; convert it to a genforce-layout .pth (genforce/sefa "
-           "converter) or a PyTorch NVlabs pickle first, then load that file")
+V1_HINT = ("StyleGAN (v1) TF pickles are not supported; convert it to a genforce-layout .pth with the "
+           "genforce/sefa converter first, then load that file")
 
 
 def _is_net(obj: Any) -> bool:

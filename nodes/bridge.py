@@ -15,7 +15,7 @@ import torch
 log = logging.getLogger("gan_latent_lab")
 
 FOLDERS = {"gan": (".pt", ".pth", ".pkl", ".safetensors", ".bin", ".tar", ".ckpt"),
-           "gan_directions": (".safetensors", ".npy", ".npz", ".voynov", ".pt"),
+           "gan_directions": (".safetensors", ".npy", ".npz", ".voynov", ".pt", ".pth"),
            "gan_latents": (".safetensors",)}
 BUILTIN_PREFIX = "builtin: "
 

@@ -68,7 +68,7 @@ EXAMPLES = [
         "Direction Grid shows one row per direction (first_index .. first_index + count - 1) and one column "
         "per strength from -max_strength to +max_strength; the middle column is the unedited image. "
         "Change the seed to see the same directions on another face, raise first_index to page through "
-        "weaker directions. Save Directions keeps a set you like (models/gan_directions).",
+        "weaker directions. To keep a set, connect a Save Directions node (it writes to models/gan_directions).",
         [N(1, "GANLabLoadModel", {"model_name": FACE}),
          N(2, "GANLabSeFaDirections", {"slots": "all", "top_k": 10}),
          N(3, "GANLabLatentFromSeed", {"seed": 42, "batch_size": 1, "truncation_psi": 1.0}),

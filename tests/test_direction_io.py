@@ -68,6 +68,22 @@ def test_ganspace_npz(tmp_path, shape):
     np.testing.assert_allclose(d.values.numpy(), stdev, rtol=1e-6)
 
 
+def test_our_ganspace_export_reloads_in_its_space_for_its_model(tmp_path):
+    """A z-space set (DCGAN, PGGAN, BigGAN) exported as .npz comes back as z, tied to its model."""
+    from gan_latent_lab.directions.ganspace_io import load_ganspace_npz, save_ganspace_npz
+
+    vecs = torch.linalg.qr(torch.randn(6, 6, dtype=torch.float64))[0][:3]
+    d = Directions(vectors=vecs, values=torch.tensor([3.0, 2.0, 1.0]), method="ganspace", space="z",
+                   fingerprint="f00d", scale_kind="stdev")
+    path = tmp_path / "face_dcgan_ganspace.npz"  # a name that says nothing about the space
+    save_ganspace_npz(d, path)
+    for back in (load_directions(path), load_ganspace_npz(path)):
+        assert back.space == "z" and back.fingerprint == "f00d"
+        torch.testing.assert_close(back.vectors.double(), vecs, atol=1e-6, rtol=0)
+    with np.load(path) as data:  # still a GANSpace dump for the official tools
+        assert data["lat_comp"].shape == (3, 1, 6) and data["lat_stdev"].shape == (3,)
+
+
 def test_ganspace_missing_keys_and_object_arrays(tmp_path):
     p = tmp_path / "nocomp.npz"
     np.savez(p, something=np.zeros(3))
