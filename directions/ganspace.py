@@ -320,8 +320,8 @@ def _activation_pca(model, layer, n_samples, k, seed, chunk, converge, tol, prog
     ratio = r["evals"] / max(r["total_variance"], 1e-300)
     vectors, lat_mean, z_stdev = _regress_to_z(features, model.z_dim, r, act_stdev, n_reg, seed, chunk, report,
                                                offset=r["n"])
-    stats = _stats("activation", layer, r, n_samples, ratio, converge and not wide, chunk)
-    stats.update(regression_samples=n_reg, activation_dim=dim, solver="randomized SVD" if wide else "covariance eigh",
+    stats = _stats("activation", layer, r, cap, ratio, converge and not wide, chunk)
+    stats.update(requested_samples=int(n_samples), regression_samples=n_reg, activation_dim=dim, solver="randomized SVD" if wide else "covariance eigh",
                  activation_stdev=[float(v) for v in act_stdev])
     meta = _meta(stats, seed, k, tol, classes if model.c_dim else None)
     meta.update(lat_mean=[float(v) for v in lat_mean], activation_stdev=stats["activation_stdev"],
@@ -397,6 +397,8 @@ def component_table(d: Directions, stats: dict) -> str:
     ratios = stats.get("explained_variance_ratio", [])
     head = (f"GANSpace {stats['mode']}{' ' + stats['layer'] if stats.get('layer') else ''}: "
             f"{stats['samples']} samples used (cap {stats['cap']})")
+    if stats.get("requested_samples", stats["cap"]) > stats["cap"]:
+        head += f", lowered from {stats['requested_samples']} so the sample matrix fits in memory"
     if stats.get("convergence_checked"):
         head += ", converged" if stats["converged"] else ", not converged (cap reached)"
     if "time_s" in stats:

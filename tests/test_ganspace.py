@@ -199,6 +199,18 @@ def test_face_dcgan_first_direction_moves_more_than_30th():
     assert change(0) > 1.5 * change(29)
 
 
+def test_wide_layer_sample_cap_is_reported(monkeypatch):
+    import sys
+
+    gs = sys.modules["gan_latent_lab.directions.ganspace"]
+    model = _face_dcgan()
+    monkeypatch.setattr(gs, "SAMPLE_MATRIX_BYTES", 4 * 8192 * 600)  # room for 600 samples of the 8192-wide layer
+    d, stats = ganspace(model, 2000, k=4, seed=0, regression_samples=512)
+    assert stats["activation_dim"] == 8192 and stats["samples"] == stats["cap"] == 600
+    assert stats["requested_samples"] == 2000
+    assert "lowered from 2000" in component_table(d, stats)
+
+
 # ----- errors, interrupt, files ---------------------------------------------------------------
 def test_bad_inputs_are_refused():
     style, zmodel = TinyStyle(), LinearFirst()
