@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import os
 import re
 import sys
@@ -23,6 +22,8 @@ from typing import Any, Iterator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_thumbnails import import_pack  # noqa: E402 - the pack from this checkout, whatever its folder name
 START, END = "<!-- nodes:start -->", "<!-- nodes:end -->"
 TOOLTIP_LIMIT = 200
 
@@ -31,20 +32,9 @@ FILE_COMBOS = {
     "model_name": "a checkpoint in `models/gan` (file or BigGAN folder) or a built-in model",
     "directions_name": "a `.safetensors`, `.npy` or `.npz` file in `models/gan_directions`",
     "run": "a `.voynov` run file in `models/gan_directions`",
-    "file": "a `.pt` deformator file in `models/gan_directions`",
+    "file": "a `.pt` or `.pth` deformator file in `models/gan_directions`",
     "latent_name": "a `.safetensors` latent file in `models/gan_latents`",
 }
-
-
-def import_pack():
-    """The package from this checkout, whatever its folder is called."""
-    if "gan_latent_lab" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("gan_latent_lab", os.path.join(ROOT, "__init__.py"),
-                                                      submodule_search_locations=[ROOT])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["gan_latent_lab"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["gan_latent_lab"]
 
 
 @contextlib.contextmanager
