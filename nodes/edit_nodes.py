@@ -7,11 +7,10 @@ import torch
 from ..directions.edit import apply_direction, direction_index, grid_codes, sweep, sweep_strengths
 from ..directions.grid import direction_label, image_grid, strength_label
 from ..errors import InputError
-from .common import CATEGORY, DIRECTIONS, LATENT, MODEL, check_latent, finite
+from .common import CATEGORY, DIRECTIONS, LATENT, MAX_IMAGES, MODEL, check_latent, finite
 from .model_nodes import decode_latent
 
 SUBCATEGORY = f"{CATEGORY}/edit"
-MAX_GRID = 512
 
 
 def _slot_inputs(default_end: int = -1) -> dict:
@@ -76,8 +75,8 @@ class DirectionSweep:
 
     def sweep(self, model, latent, directions, index, amplitude, steps, slot_start, slot_end, strength_in_sigma):
         amplitude = finite("amplitude", amplitude)
-        if len(latent) * int(steps) > MAX_GRID:
-            raise InputError(f"{len(latent)} codes x {steps} steps is more than {MAX_GRID} latents")
+        if len(latent) * int(steps) > MAX_IMAGES:
+            raise InputError(f"{len(latent)} codes x {steps} steps is more than {MAX_IMAGES} latents")
         slots = _range_spec(slot_start, slot_end, latent.num_ws)
         return (sweep(latent, directions, index, amplitude, steps, slots, model=model, in_sigma=bool(strength_in_sigma)),)
 
@@ -118,8 +117,8 @@ class DirectionGrid:
         check_latent(model, latent)
         first = direction_index(directions, first_index)
         indices = list(range(first, min(first + int(count), len(directions))))
-        if len(indices) * int(steps) > MAX_GRID:
-            raise InputError(f"{len(indices)} rows x {steps} columns is more than {MAX_GRID} images")
+        if len(indices) * int(steps) > MAX_IMAGES:
+            raise InputError(f"{len(indices)} rows x {steps} columns is more than {MAX_IMAGES} images")
         slots = _range_spec(slot_start, slot_end, latent.num_ws)
         codes = grid_codes(latent, directions, indices, max_strength, steps, slots, model=model,
                            in_sigma=bool(strength_in_sigma))

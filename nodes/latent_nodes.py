@@ -8,7 +8,7 @@ from ..directions import io as dio
 from ..directions.edit import concat, interpolate, style_mix
 from ..errors import InputError
 from . import bridge
-from .common import CATEGORY, LATENT, MAX_BATCH, MODEL, check_latent
+from .common import CATEGORY, LATENT, MAX_BATCH, MAX_IMAGES, MODEL, check_latent
 from .paths import safe_join
 
 SUBCATEGORY = f"{CATEGORY}/latent"
@@ -37,6 +37,10 @@ class LatentInterpolate:
         }}
 
     def run(self, latent_a, latent_b, steps, mode):
+        frames = max(len(latent_a), len(latent_b)) * int(steps)
+        if frames > MAX_IMAGES:
+            raise InputError(f"{max(len(latent_a), len(latent_b))} pairs x {steps} steps is {frames} latents, "
+                             f"more than {MAX_IMAGES}")
         return (interpolate(latent_a, latent_b, steps, mode),)
 
 

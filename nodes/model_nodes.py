@@ -12,7 +12,7 @@ from .. import loaders
 from ..directions.latent import GANLatent
 from ..errors import InputError
 from . import bridge
-from .common import CATEGORY, DECODE_CHUNK, LATENT, MAX_BATCH, MODEL, SEED_MAX, batch_size, check_latent, finite, seed, to_image
+from .common import CATEGORY, DECODE_CHUNK, LATENT, MAX_BATCH, MAX_IMAGES, MODEL, SEED_MAX, batch_size, check_latent, finite, seed, to_image
 
 # Built-in entries: real DCGANs shipped by PyPI packages, so a fresh install has a model.
 BUILTINS = {
@@ -162,6 +162,8 @@ class GANDecode:
 def decode_latent(model, latent: GANLatent, noise_mode: str = "const", chunk: int = DECODE_CHUNK) -> torch.Tensor:
     """Codes -> IMAGE on the intermediate device, chunk by chunk."""
     check_latent(model, latent)
+    if len(latent) > MAX_IMAGES:
+        raise InputError(f"{len(latent)} codes are more than one Decode takes ({MAX_IMAGES}); split the batch")
     device = bridge.load_to_device(model)
     out_device = bridge.intermediate_device()
     bar = bridge.Progress(len(latent))

@@ -9,7 +9,9 @@ import torch
 
 from ..directions.deformators import KINDS as DEFORMATORS
 from ..directions.reconstructors import KINDS as RECONSTRUCTORS
-from ..directions.voynov import DEFAULT_BATCH, DEFAULT_STEPS, directions_from_official, load_voynov, train_voynov
+from ..directions.slots import parse_slots as shared_parse_slots
+from ..directions.voynov import (DEFAULT_BATCH, DEFAULT_STEPS, _config, directions_from_official, load_voynov,
+                                 train_voynov)
 from ..errors import InputError
 from . import bridge
 from .common import CATEGORY, DIRECTIONS, MODEL, SEED_MAX, finite, seed
@@ -20,28 +22,12 @@ EXT = ".voynov"
 
 
 def parse_slots(text: str, num_ws: int) -> list[int] | None:
-    """``all`` (None), ``3``, ``0-5`` (inclusive), ``1:4`` (Python slice), or ``0,2,4``."""
+    """``all`` (None: every slot), else the pack's slot grammar: ``3``, ``0-5`` (inclusive), ``0,2,4``,
+    ``coarse`` / ``middle`` / ``fine``, the same as Apply Direction's slot widgets."""
     t = str(text).strip().lower()
     if t in ("", "all", "*"):
         return None
-    out: set[int] = set()
-    try:
-        for part in t.split(","):
-            part = part.strip()
-            if ":" in part:
-                a, b = part.split(":", 1)
-                out.update(range(*slice(int(a) if a.strip() else None, int(b) if b.strip() else None).indices(num_ws)))
-            elif "-" in part[1:]:
-                a, b = part[0] + part[1:].split("-", 1)[0], part[1:].split("-", 1)[1]
-                out.update(range(int(a), int(b) + 1))
-            else:
-                out.add(int(part))
-    except (TypeError, ValueError):
-        raise InputError(f"slot range {text!r} is not 'all', 'N', 'A-B', 'A:B' or a comma list") from None
-    bad = sorted(s for s in out if not 0 <= s < num_ws)
-    if bad or not out:
-        raise InputError(f"slot range {text!r} selects {sorted(out) or 'nothing'}; the model has slots 0..{num_ws - 1}")
-    return sorted(out)
+    return shared_parse_slots(t, num_ws)
 
 
 def run_path(name: str) -> str:
@@ -94,7 +80,7 @@ class VoynovTrain:
                            "ortho: orthonormal directions (matrix exponential); linear: free matrix; proj: unit "
                            "columns; random / identity: untrained baselines."}),
             "slots": ("STRING", {"default": "all", "tooltip":
-                      "Style models: which w+ slots the shift goes into ('all', '0-5', '4:8', '0,2'). "
+                      "Style models: which w+ slots the shift goes into ('all', '0-5' inclusive, '0,2', 'coarse'). "
                       "z-coded models have their z in every slot."}),
             "seed": ("INT", {"default": 0, "min": 0, "max": SEED_MAX,
                              "tooltip": "Seeds every random number of the run; same seed, same directions."}),
@@ -124,6 +110,11 @@ def train_voynov_node(model, k, steps, batch, lr, deformator, slots, seed_value,
         raise InputError(f"deformator must be one of {', '.join(DEFORMATORS)}, not {deformator!r}")
     path = run_path(run_name)
     slot_list = parse_slots(slots, model.num_ws)
+    seed_value = seed(seed_value)
+    if int(steps) < 1 or int(checkpoint_every) < 1:
+        raise InputError(f"steps ({steps}) and checkpoint_every ({checkpoint_every}) must be at least 1")
+    # every setting is checked before the model is moved or copied: a bad K, batch or seed costs nothing
+    _config(model, int(k), int(batch), lr, deformator, slot_list, seed_value, reconstructor, 1.0)
     bridge.load_to_device(model)
     bar = bridge.Progress(int(steps))
     every = max(int(preview_every), 0)
@@ -138,7 +129,7 @@ def train_voynov_node(model, k, steps, batch, lr, deformator, slots, seed_value,
     with torch.inference_mode(False), torch.enable_grad():
         gen = autograd_ready(model)
         return train_voynov(gen, int(k), steps=int(steps), batch_size=int(batch), lr=lr, deformator=deformator,
-                            slots=slot_list, seed=seed(seed_value), checkpoint=path,
+                            slots=slot_list, seed=seed_value, checkpoint=path,
                             checkpoint_every=int(checkpoint_every), reconstructor=reconstructor, progress=on_step)
 
 

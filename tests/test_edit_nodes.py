@@ -38,7 +38,11 @@ def latent(model):
 
 
 def test_node_declarations():
-    for node_id, (cls, display) in MY_NODES.items():
+    from gan_latent_lab.nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+
+    assert set(MY_NODES) | set(mn.NODES) <= set(NODE_CLASS_MAPPINGS)
+    for node_id, cls in NODE_CLASS_MAPPINGS.items():  # every node of the pack, the core ones included
+        display = NODE_DISPLAY_NAME_MAPPINGS[node_id]
         assert node_id.startswith("GANLab") and display
         assert cls.DESCRIPTION and cls.CATEGORY.startswith("GAN Latent Lab")
         assert len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES)
@@ -124,3 +128,27 @@ def test_latent_nodes(model, latent, models_dir):
     assert torch.equal(back.codes, latent.codes) and back.seeds == [10, 11, 12] and "seeds 10..12" in summary
     imgs = mn.GANDecode().decode(model, back, "const")[0]
     assert imgs.shape == (3, 64, 64, 3)
+
+
+def test_batch_limits_are_checked_before_work(model, latent, monkeypatch):
+    """Interpolations beyond MAX_IMAGES latents, joined batches beyond MAX_BATCH and Decodes of more than
+    MAX_IMAGES codes are refused up front."""
+    from gan_latent_lab.directions.latent import GANLatent
+    from gan_latent_lab.nodes import bridge
+    from gan_latent_lab.nodes.common import MAX_BATCH, MAX_IMAGES
+
+    big = mn.GANLatentFromSeed().sample(model, 0, MAX_BATCH, 1.0, 0, "0")[0]
+    with pytest.raises(InputError, match=f"more than {MAX_IMAGES}"):
+        ln.LatentInterpolate().run(big, big, 3, "lerp")  # 768 latents
+    assert len(ln.LatentInterpolate().run(big, big, 2, "lerp")[0]) == MAX_IMAGES  # the limit itself is fine
+    with pytest.raises(InputError, match=f"more than {MAX_BATCH}"):
+        ln.LatentBatch().join(big, latent)
+    too_many = GANLatent(codes=torch.zeros(MAX_IMAGES + 1, model.num_ws, model.w_dim), fingerprint=model.fingerprint,
+                         space=big.space)
+
+    def no_work(*a, **k):
+        raise AssertionError("decoding started before the batch size was checked")
+
+    monkeypatch.setattr(bridge, "load_to_device", no_work)
+    with pytest.raises(InputError, match="split the batch"):
+        mn.GANDecode().decode(model, too_many, "const")

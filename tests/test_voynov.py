@@ -201,11 +201,19 @@ def test_crash_loses_only_steps_since_last_checkpoint(tmp_path):
     with pytest.raises(Crash):
         train_voynov(gen, 4, steps=12, batch_size=4, checkpoint=path, checkpoint_every=5, progress=crash, eval_samples=8)
     assert read_run(path)["step"] == 8
-    # a hard kill after the periodic save at step 5 leaves step 5 on disk
+    # a hard kill (no exception handler runs) at step 7 finds what the periodic save at step 5 wrote
+    on_disk = {}
+
+    def look_then_crash(step, total, info):
+        if step == 7:
+            on_disk["step"] = read_run(tmp_path / "b.voynov")["step"]
+            raise Crash()
+
     with pytest.raises(Crash):
         train_voynov(gen, 4, steps=12, batch_size=4, checkpoint=tmp_path / "b.voynov", checkpoint_every=5,
-                     progress=lambda s, t, i: (_ for _ in ()).throw(Crash()) if s == 7 else None, eval_samples=8)
-    assert read_run(tmp_path / "b.voynov")["step"] == 7
+                     progress=look_then_crash, eval_samples=8)
+    assert on_disk["step"] == 5
+    assert read_run(tmp_path / "b.voynov")["step"] == 7  # and the exception path saved step 7 on top
 
 
 def test_checkpoint_of_another_model_or_settings_is_refused(tmp_path):
@@ -301,9 +309,10 @@ def test_parse_slots_and_node_declarations():
 
     assert vn.parse_slots("all", 8) is None
     assert vn.parse_slots("0-2, 5", 8) == [0, 1, 2, 5]
-    assert vn.parse_slots("4:", 8) == [4, 5, 6, 7]
-    with pytest.raises(InputError):
-        vn.parse_slots("x", 8)
+    assert vn.parse_slots("fine", 9) == [6, 7, 8]  # the same grammar as Apply Direction's slot widgets
+    for bad in ("x", "4:", "0-8", "5-2"):
+        with pytest.raises(InputError):
+            vn.parse_slots(bad, 8)
     for cls, _ in vn.NODES.values():
         assert cls.DESCRIPTION and len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES)
         spec = cls.INPUT_TYPES()
@@ -318,3 +327,71 @@ def test_preview_grid_shape():
     gen = toy_dcgan()
     img = preview_grid(gen, torch.eye(12)[:3], [0], shifts=(-3, 0, 3), tile=16)
     assert img.size == (48, 48)
+
+
+def test_resnet_reconstructor_trains_the_deformator(tmp_path):
+    """The ResNet-18-shaped reconstructor (used above 64 px) on a 16 px toy: shapes, and gradients reach G's input."""
+    from gan_latent_lab.directions.reconstructors import build_reconstructor
+
+    net = build_reconstructor("resnet", 5, 16)
+    a, b = torch.rand(3, 3, 16, 16) * 2 - 1, torch.rand(3, 3, 16, 16) * 2 - 1
+    logits, magnitude = net(a, b)
+    assert logits.shape == (3, 5) and magnitude.shape == (3,)
+    assert sum(p.numel() for p in net.parameters()) > 10_000_000  # ResNet-18 sized, not the LeNet
+    gen = toy_dcgan()
+    path = tmp_path / "r.voynov"
+    start = Deformator("ortho", 12, 5, generator=torch.Generator().manual_seed(0)).matrix().detach()
+    dirs, stats = train_voynov(gen, 5, steps=3, batch_size=4, lr=3e-2, reconstructor="resnet", checkpoint=path,
+                               eval_samples=8)
+    assert read_run(path)["config"]["reconstructor"] == "resnet"
+    assert (raw_matrix(path) - start).abs().max() > 1e-3
+    assert 0.0 <= stats["accuracy"] <= 1.0 and np.isfinite(stats["shift_error"])
+
+
+def test_train_node_sends_preview_images_to_the_progress_bar(tmp_path, monkeypatch):
+    """ComfyUI's progress bar (the only stand-in here) receives a preview grid every preview_every steps."""
+    monkeypatch.setenv("GAN_LATENT_LAB_MODELS", str(tmp_path))
+    from PIL import Image
+
+    from gan_latent_lab.nodes import voynov_nodes as vn
+
+    calls = []
+
+    class Bar:
+        def __init__(self, total):
+            self.total = total
+
+        def set(self, value, preview=None):
+            calls.append((value, preview))
+
+    monkeypatch.setattr(bridge, "Progress", Bar)
+    vn.VoynovTrain().train(model=toy_dcgan(), directions=3, steps=5, batch_size=2, learning_rate=1e-3,
+                           deformator="ortho", slots="all", seed=0, run_name="pv", checkpoint_every=5,
+                           preview_every=2)
+    assert [v for v, _ in calls] == [1, 2, 3, 4, 5]
+    with_preview = [v for v, p in calls if p is not None]
+    assert with_preview == [2, 4, 5]
+    assert all(isinstance(p, Image.Image) and p.size[0] >= 16 for _, p in calls if p is not None)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"directions": 13}, "K=13"),          # the toy's code is 12 wide
+    ({"batch_size": 1}, "batch size"),
+    ({"seed": 2**32}, "seed"),
+    ({"learning_rate": float("nan")}, "learning rate"),
+    ({"slots": "0:4"}, "slot"),
+])
+def test_train_node_refuses_bad_settings_before_touching_the_model(kwargs, match, tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_LATENT_LAB_MODELS", str(tmp_path))
+    from gan_latent_lab.nodes import voynov_nodes as vn
+
+    def no_work(*a, **k):
+        raise AssertionError("the model was moved or copied before the settings were checked")
+
+    monkeypatch.setattr(bridge, "load_to_device", no_work)
+    monkeypatch.setattr(vn, "autograd_ready", no_work)
+    args = dict(model=toy_dcgan(), directions=4, steps=3, batch_size=2, learning_rate=1e-3, deformator="ortho",
+                slots="all", seed=0, run_name="bad", checkpoint_every=1, preview_every=0)
+    with pytest.raises(InputError, match=match):
+        vn.VoynovTrain().train(**{**args, **kwargs})
+    assert not (tmp_path / "gan_directions" / "bad.voynov").exists()
