@@ -329,3 +329,26 @@ def test_matches_pytorch_pretrained_biggan_on_random_config(tmp_path):
         with torch.no_grad():
             want = ref(t * z, c, t)
         torch.testing.assert_close(render(g, z, c, t), want, atol=TOL, rtol=0)
+
+
+# ----- discovery methods in z -------------------------------------------------------------------------
+def test_sefa_gives_unit_z_directions_on_every_slot_range(gen):
+    from z_methods import check_sefa_in_z
+
+    for slots in ("all", "0", "3-5"):
+        check_sefa_in_z(gen, slots)
+
+
+def test_ganspace_on_the_first_projection_recovers_its_singular_vectors(repaired, tmp_path):
+    """gen_z is linear in z: activation PCA + regression must give the right singular vectors of its
+    z block (imposed here with a decaying spectrum, so they are well defined), in z, unit length."""
+    from z_methods import check_ganspace_linear_first_layer, with_decaying_spectrum
+
+    config, state, _ = repaired
+    state = dict(state)
+    w = with_decaying_spectrum(state["generator.gen_z.weight_orig"], slice(0, config["z_dim"]))
+    u, _, vh = torch.linalg.svd(w.double())
+    state.update({"generator.gen_z.weight_orig": w, "generator.gen_z.weight_u": u[:, 0].float(),
+                  "generator.gen_z.weight_v": vh[0].float()})
+    g = load_gan(write_folder(tmp_path / "decaying", state, config))
+    check_ganspace_linear_first_layer(g, "generator.gen_z", g.sefa_weights([0])[0], classes=4)

@@ -243,3 +243,20 @@ def test_conditional_label_inputs(tmp_path):
     c = gen.make_c(1, 3)
     img = gen.synthesis(gen.mapping(io["z"], c), c)
     assert img.shape == (3, 3, 16, 16)
+
+
+def test_pggan_sefa_and_ganspace_give_unit_z_directions(tmp_path):
+    """SeFa on PGGAN's first projection, and GANSpace's activation PCA + regression on layer0 (linear in
+    the pixel-normalised z, then a leaky ReLU) recover that projection's right singular vectors."""
+    from z_methods import check_ganspace_linear_first_layer, check_sefa_in_z, with_decaying_spectrum
+
+    sd, _, _ = oracle("pggan")
+    sd = dict(sd)
+    w = sd["layer0.weight"]  # [out, z, 4, 4]; as a dense map the rows are (out, h, w) up to a permutation
+    out_ch, z_dim = w.shape[:2]
+    dense = with_decaying_spectrum(w.permute(0, 2, 3, 1).reshape(-1, z_dim), slice(0, z_dim))
+    sd["layer0.weight"] = dense.reshape(out_ch, 4, 4, z_dim).permute(0, 3, 1, 2).contiguous()
+    torch.save({"generator_smooth": sd}, tmp_path / "pggan.pth")
+    gen = load_gan(tmp_path / "pggan.pth")
+    check_sefa_in_z(gen, "all")
+    check_ganspace_linear_first_layer(gen, "layer0", gen.sefa_weights([0])[0])
