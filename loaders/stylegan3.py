@@ -567,7 +567,7 @@ def infer_init_kwargs(sd: dict[str, torch.Tensor]) -> dict:
     if [i for i, _, _ in layers] != list(range(n + 1)):
         raise ValueError("the synthesis layers L0.. are not numbered consecutively")
     res, img_channels = layers[-1][1], layers[-1][2]
-    first = next(k for k in sd if k.startswith(f"synthesis.L0_") and k.endswith(".weight") and ".affine" not in k)
+    first = next(k for k in sd if k.startswith("synthesis.L0_") and k.endswith(".weight") and ".affine" not in k)
     conv_kernel = int(sd[first].shape[-1])
     radial = any(k.endswith("down_filter") and v.ndim == 2 for k, v in sd.items())
     channel_max = max(ch for i, _, ch in layers[:-1])

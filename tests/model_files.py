@@ -19,7 +19,8 @@ from safetensors.torch import load_file
 
 ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles"
 DATA = Path(__file__).resolve().parent / "data"
-BUFFERS = ("w_avg", "resample_filter", "noise_const")
+BUFFERS = ("w_avg", "resample_filter", "noise_const",  # StyleGAN2
+           "transform", "freqs", "phases", "up_filter", "down_filter", "magnitude_ema")  # StyleGAN3
 HARMLESS_SRC = "class SynthesisBlock: pass\ndef modulated_conv2d(): pass\n"
 
 

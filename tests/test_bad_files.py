@@ -1,6 +1,5 @@
 """Files that are not generators: each raises our error naming the file, and nothing runs."""
 
-import io
 import os
 import pickle
 import zipfile

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 import pickle
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +23,27 @@ from gan_latent_lab.loaders.nvlabs import extract_nvlabs
 from model_files import ada_kwargs, hostile_src, oracle, stand_in_modules, write_nvlabs_pickle
 
 
+SEEDS = [0, 1, 42, 2147483647]  # the oracle's seed_z seeds
+
+
 def check(gen, io):
+    """Every output the StyleGAN2 oracle stores, through the pickle-loaded generator."""
     c = io["c"] if io["c"].numel() else None
+
+    def close(a, b, what):
+        assert (a - b).abs().max() < 1e-4, what
+
     with torch.no_grad():
-        assert (gen.mapping(io["z"], c, 0.7) - io["ws_psi07"]).abs().max() < 1e-4
-        assert (gen.synthesis(io["ws_psi07"], c) - io["img_psi07_const"]).abs().max() < 1e-4
-        assert (gen.synthesis(io["ws_psi05_cutoff2"], c, noise_mode="none") - io["img_psi07_none"]).abs().max() > 1e-3
+        close(gen.mapping(io["z"], c), io["ws_raw"], "ws_raw")
+        close(gen.mapping(io["z"], c, 0.7), io["ws_psi07"], "ws_psi07")
+        close(gen.mapping(io["z"], c, 0.5, truncation_cutoff=2), io["ws_psi05_cutoff2"], "ws_psi05_cutoff2")
+        close(gen.synthesis(io["ws_psi07"], c), io["img_psi07_const"], "img_psi07_const")
+        close(gen.synthesis(io["ws_psi05_cutoff2"], c), io["img_psi05_cutoff2_const"], "img_psi05_cutoff2_const")
+        close(gen.synthesis(io["ws_psi07"], c, noise_mode="none"), io["img_psi07_none"], "img_psi07_none")
         ws = io["ws_psi07"].clone()
         ws[:, 1:4] += 3 * io["edit_direction"]
-        assert (gen.synthesis(ws, c) - io["img_edit_layers1to3_alpha3"]).abs().max() < 1e-4
+        close(gen.synthesis(ws, c), io["img_edit_layers1to3_alpha3"], "img_edit_layers1to3_alpha3")
+    assert torch.equal(gen.sample_z(SEEDS), io["seed_z"])
 
 
 @pytest.mark.parametrize("name,layout", [("stylegan2_uncond32", "stylegan3-repo"), ("stylegan2_cond16", "ada")])
@@ -53,27 +63,22 @@ def test_nvlabs_pickle_matches_oracle_without_running_its_code(tmp_path, name, l
     assert not sentinel.exists()
 
 
-def test_stylegan3_pickle_is_dispatched(tmp_path, monkeypatch):
-    sd, _, _ = oracle("stylegan2_uncond32")
-    sd = {**sd, "synthesis.input.affine.weight": torch.zeros(4, 32)}
-    write_nvlabs_pickle(tmp_path / "sg3.pkl", sd, {"z_dim": 32}, "class SynthesisInput: pass\n")
-    import gan_latent_lab.loaders as loaders
+@pytest.mark.parametrize("name", ["stylegan3t_uncond16", "stylegan3r_uncond16"])
+def test_stylegan3_pickle_matches_oracle_without_running_its_code(tmp_path, name):
+    """A stylegan3-repo pickle (networks_stylegan3 source, flat init kwargs) through load_gan reproduces
+    every stored output of the official StyleGAN3 code."""
+    from test_stylegan3 import check_all_io
 
-    fake = types.ModuleType("gan_latent_lab.loaders.stylegan3")
-    seen = {}
-
-    def from_nvlabs(init_kwargs, state_dict):
-        seen.update(kw=init_kwargs, keys=set(state_dict))
-        raise CheckpointError(None, "fake stylegan3 reached")
-
-    fake.from_nvlabs = from_nvlabs
-    fake.ARCHS = ()
-    fake.detect = lambda ckpt: False
-    monkeypatch.setitem(sys.modules, "gan_latent_lab.loaders.stylegan3", fake)
-    monkeypatch.setattr(loaders, "stylegan3", fake, raising=False)
-    with pytest.raises(CheckpointError, match="fake stylegan3 reached"):
-        load_gan(tmp_path / "sg3.pkl")
-    assert seen["kw"] == {"z_dim": 32} and "synthesis.input.affine.weight" in seen["keys"]
+    sd, io, meta = oracle(name)
+    sentinel = tmp_path / "SENTINEL"
+    write_nvlabs_pickle(tmp_path / "sg3.pkl", sd, meta["init_kwargs"],
+                        "class SynthesisInput: pass\n" + hostile_src(sentinel))
+    net = extract_nvlabs(read_checkpoint(tmp_path / "sg3.pkl"))
+    assert net.module_name == "networks_stylegan3" and sorted(net.state_dict) == sorted(sd)
+    gen = load_gan(tmp_path / "sg3.pkl")
+    assert gen.arch.startswith("stylegan3") and gen.num_ws == meta["num_ws"]
+    check_all_io(gen, io)
+    assert not sentinel.exists()
 
 
 @pytest.mark.parametrize("module,name,arg", [("os", "system", "touch {s}"), ("builtins", "eval", "open({s!r}, 'w')"),

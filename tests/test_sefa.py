@@ -1,7 +1,6 @@
 """SeFa math against independent references (SVD, numpy eig) and on the real face DCGAN."""
 
 import importlib.util
-import os
 
 import numpy as np
 import pytest
