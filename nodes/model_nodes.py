@@ -45,11 +45,20 @@ def model_choices() -> list[str]:
 
 # Models live as long as something (ComfyUI's output cache, a graph) holds them: when ComfyUI frees
 # its cache the weak entry disappears with the model, so we never pin memory ComfyUI released.
+# Two levels: file identity (path, size, mtime) skips re-reading an unchanged file; the model's
+# fingerprint with its facts (arch, widths, classes: a sidecar can change them for the same weights)
+# makes a copy of a file under another name share the model already in memory.
 _cache: "weakref.WeakValueDictionary[tuple, loaders.GANGenerator]" = weakref.WeakValueDictionary()
+_by_fingerprint: "weakref.WeakValueDictionary[str, loaders.GANGenerator]" = weakref.WeakValueDictionary()
+
+
+def _content_key(gen: loaders.GANGenerator) -> str:
+    return repr(sorted((k, repr(v)) for k, v in gen.info.items()))
 
 
 def load_model(name: str) -> loaders.GANGenerator:
-    """Load by widget name, cached by file identity so re-running a graph reuses the model."""
+    """Load by widget name, cached by file identity and by fingerprint, so re-running a graph or loading a copy
+    of the same weights reuses the model in memory."""
     sidecar = None
     if name.startswith(bridge.BUILTIN_PREFIX):
         found = builtin_path(name[len(bridge.BUILTIN_PREFIX):])
@@ -65,6 +74,7 @@ def load_model(name: str) -> loaders.GANGenerator:
     gen = _cache.get(key)
     if gen is None:
         gen = loaders.load_gan(path, sidecar=sidecar)
+        gen = _by_fingerprint.setdefault(_content_key(gen), gen)
         _cache[key] = gen
     return gen
 
