@@ -123,8 +123,23 @@ class DCGANGenerator(GANGenerator):
 
 
 def _declared(ckpt: Checkpoint) -> dict:
-    if ckpt.metadata.get("dcgan"):
-        return json.loads(ckpt.metadata["dcgan"])
+    """What the file or its sidecar says about the input split: safetensors metadata ``dcgan`` (JSON),
+    plain metadata keys ``z_dim`` / ``c_dim`` / ``class_names`` (a JSON list), else the sidecar."""
+    md = ckpt.metadata or {}
+    try:
+        if md.get("dcgan"):
+            decl = json.loads(md["dcgan"])
+            if not isinstance(decl, dict):
+                raise ValueError("not a JSON object")
+            return decl
+        plain = {k: md[k] for k in ("z_dim", "c_dim", "class_names") if k in md}
+        if plain:
+            decl = {k: int(plain[k]) for k in ("z_dim", "c_dim") if k in plain}
+            if "class_names" in plain:
+                decl["class_names"] = json.loads(plain["class_names"])
+            return decl
+    except (ValueError, TypeError) as e:
+        raise ckpt.fail(f"the DCGAN settings in the file's metadata cannot be read ({e})") from None
     return dict(ckpt.sidecar or {})
 
 

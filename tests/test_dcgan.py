@@ -105,3 +105,28 @@ def test_converted_safetensors_reload_identically(tmp_path):
         assert torch.equal(gen.synthesis(gen.mapping(z)), again.synthesis(again.mapping(z)))
 
 
+
+
+def test_bare_safetensors_with_plain_metadata_and_wrapped_state_dicts(tmp_path):
+    """The eye DCGAN as a bare safetensors whose metadata says z_dim / c_dim / class_names loads as the
+    sidecar would make it; the tutorial's wrappers (`state_dict`, `generator`) load the same weights;
+    unreadable metadata is our error naming the file."""
+    from safetensors.torch import save_file
+
+    ref = load_gan(eye_dcgan_path(), sidecar=EYE_SIDECAR)
+    raw = torch.load(eye_dcgan_path(), map_location="cpu", weights_only=True)
+    sd = raw.get("netG_state_dict", raw) if isinstance(raw, dict) and "netG_state_dict" in raw else raw
+    sd = {k: v.contiguous() for k, v in sd.items() if isinstance(v, torch.Tensor)}
+    meta = {"z_dim": "100", "c_dim": "8", "class_names": json.dumps(EYE_SIDECAR["class_names"])}
+    save_file(sd, str(tmp_path / "eyes.safetensors"), metadata=meta)
+    gen = load_gan(tmp_path / "eyes.safetensors")
+    assert (gen.z_dim, gen.c_dim, gen.fingerprint) == (100, 8, ref.fingerprint)
+    z, c = ref.sample_z([1, 2]), ref.make_c("hazel", 2)
+    with torch.no_grad():
+        torch.testing.assert_close(gen.synthesis(gen.mapping(z, c), c), ref.synthesis(ref.mapping(z, c), c))
+    save_file(sd, str(tmp_path / "bad.safetensors"), metadata={**meta, "c_dim": "eight"})
+    with pytest.raises(CheckpointError, match="bad.safetensors"):
+        load_gan(tmp_path / "bad.safetensors")
+    for wrapper in ("state_dict", "generator"):
+        torch.save({wrapper: sd}, tmp_path / f"{wrapper}.pt")
+        assert load_gan(tmp_path / f"{wrapper}.pt", sidecar=EYE_SIDECAR).fingerprint == ref.fingerprint
