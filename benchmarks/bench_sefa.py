@@ -3,8 +3,10 @@
 The official SeFa code factorizes with ``numpy.linalg.eig`` on the (symmetric) ``AᵀA``; a general
 eigen solver ignores the symmetry, returns eigenvalues in no particular order and may return
 complex dtypes.  Ours uses ``torch.linalg.eigh`` in float64 and sorts.  Both run here, in one
-process, on the same matrices: 18 w+ slots, each read by a 512-wide affine layer with 512 outputs
-(the last one, toRGB, also 512), as in a 1024 px config-f generator.
+process, on the same matrices: the 18 w+ slots of a 1024 px config-f generator, each read by the
+affine layer of the convolution (slot 17: the last toRGB) that it feeds; an affine maps w (512)
+to that layer's input channels, min(32768 / resolution, 512): 512 up to 128 px, then 256, 128,
+64 and 32.  Random weights (SeFa's cost does not depend on their values).
 
     python3 benchmarks/bench_sefa.py [--repeats 5]
 """
@@ -26,7 +28,10 @@ import conftest  # noqa: E402,F401  (imports the package from this checkout)
 from gan_latent_lab.directions.sefa import decompose, factorize, gram, stack_weights  # noqa: E402
 
 SLOTS, DIM = 18, 512
-OUTS = [512] * SLOTS  # config-f: every style affine maps w (512) to at most 512 input channels
+# input channels of the layer reading each slot: b4.conv1, then conv0 / conv1 of the 8 ... 1024 px blocks
+# (conv0 reads the previous block's width), and the last toRGB
+OUTS = [512] * 10 + [256, 256, 128, 128, 64, 64, 32, 32]
+assert len(OUTS) == SLOTS
 
 
 def weights(seed: int = 0) -> list[torch.Tensor]:
@@ -57,7 +62,8 @@ def main() -> None:
     args = p.parse_args()
     ws = weights()
     print(f"torch {torch.__version__}, numpy {np.__version__}, threads {torch.get_num_threads()}")
-    print(f"weights: {SLOTS} slots x [{OUTS[0]}, {DIM}] (stack {sum(OUTS)} x {DIM}), best of {args.repeats}")
+    print(f"weights: {SLOTS} slots, affines [{OUTS[0]}..{OUTS[-1]}, {DIM}] (stack {sum(OUTS)} x {DIM}), "
+          f"best of {args.repeats}")
     t_ours, (values, vectors) = timed(lambda: factorize(ws), args.repeats)
     t_np, (ev, evec) = timed(lambda: official(ws), args.repeats)
     print(f"ours  torch.linalg.eigh float64 : {t_ours * 1000:8.1f} ms")

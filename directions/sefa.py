@@ -52,8 +52,26 @@ def gram(weights: Sequence[torch.Tensor]) -> torch.Tensor:
     _check_weights(weights)
     dtype = torch.float64 if any(w.dtype == torch.float64 for w in weights) else torch.float32
     a = torch.cat([w.detach().to("cpu", dtype) for w in weights], dim=0)
-    a = a / torch.linalg.vector_norm(a, dim=1, keepdim=True).clamp_min(1e-30)
-    return (a.T @ a).to(torch.float64)
+    a.div_(torch.linalg.vector_norm(a, dim=1, keepdim=True).clamp_min(1e-30))
+    return _symmetric_product(a).to(torch.float64)
+
+
+def _symmetric_product(a: torch.Tensor, parts: int = 4) -> torch.Tensor:
+    """``aᵀa`` computing only the blocks on and above the diagonal (BLAS ``syrk``'s saving, which torch's
+    matmul does not make): with 4 column blocks, 10 of the 16 block products."""
+    n = a.shape[1]
+    if n < 256:
+        return a.T @ a
+    b = -(-n // parts)
+    cols = [a[:, i:i + b] for i in range(0, n, b)]
+    out = torch.empty(n, n, dtype=a.dtype)
+    for i, ci in enumerate(cols):
+        for j in range(i, len(cols)):
+            blk = ci.T @ cols[j]
+            out[i * b:i * b + blk.shape[0], j * b:j * b + blk.shape[1]] = blk
+            if j != i:
+                out[j * b:j * b + blk.shape[1], i * b:i * b + blk.shape[0]] = blk.T
+    return out
 
 
 def decompose(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -166,3 +166,18 @@ def test_face_dcgan_top_direction_changes_images_most(face):
         randoms.append(change(r / r.norm()))
     assert top > fiftieth
     assert top > max(randoms)
+
+
+@pytest.mark.parametrize("dim", [100, 300, 512, 515])
+def test_gram_of_wide_stacks_equals_the_full_product(dim):
+    """The block-triangular AᵀA (wide codes) equals the plain product of the unit-row stack, any width."""
+    from gan_latent_lab.directions.sefa import gram, stack_weights
+
+    g = torch.Generator().manual_seed(dim)
+    ws = [torch.randn(o, dim, generator=g) for o in (dim, 37, 2 * dim)]
+    a = stack_weights(ws)
+    expect = a.T @ a
+    got = gram(ws)
+    assert got.dtype == torch.float64 and got.shape == (dim, dim)
+    torch.testing.assert_close(got, expect, rtol=0, atol=1e-5 * float(expect.abs().max()))
+    torch.testing.assert_close(got, got.T, rtol=0, atol=0)
