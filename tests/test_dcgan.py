@@ -130,3 +130,19 @@ def test_bare_safetensors_with_plain_metadata_and_wrapped_state_dicts(tmp_path):
     for wrapper in ("state_dict", "generator"):
         torch.save({wrapper: sd}, tmp_path / f"{wrapper}.pt")
         assert load_gan(tmp_path / f"{wrapper}.pt", sidecar=EYE_SIDECAR).fingerprint == ref.fingerprint
+
+
+def test_sefa_matrix_is_the_first_layer_as_a_dense_map():
+    """main.0 is a ConvTranspose2d on a 1x1 input: the SeFa matrix must be that map written densely
+    (z @ Aᵀ equals the layer's output, flattened (channel, h, w))."""
+    import torch.nn.functional as F
+
+    gen = load_gan(face_dcgan_path())
+    (mat,) = gen.sefa_weights([0])
+    sd = torch.load(face_dcgan_path(), map_location="cpu", weights_only=True)
+    sd = sd.get("netG_state_dict", sd) if isinstance(sd, dict) else sd
+    weight = sd["main.0.weight"]  # [z, out, 4, 4]
+    assert mat.shape == (weight.shape[1] * 16, weight.shape[0])
+    z = gen.sample_z([0, 1, 2])
+    conv = F.conv_transpose2d(z[:, :, None, None], weight)
+    torch.testing.assert_close(z @ mat.T, conv.flatten(1), atol=1e-4, rtol=1e-4)

@@ -152,3 +152,31 @@ def test_batch_limits_are_checked_before_work(model, latent, monkeypatch):
     monkeypatch.setattr(bridge, "load_to_device", no_work)
     with pytest.raises(InputError, match="split the batch"):
         mn.GANDecode().decode(model, too_many, "const")
+
+
+def test_direction_grid_is_labelled_with_index_eigenvalue_and_strength(model, latent, monkeypatch):
+    """Rows name the direction and its eigenvalue, columns the strength, and the text is drawn in the margins."""
+    import re
+
+    from gan_latent_lab.directions import grid as grid_mod
+
+    dirs = dn.SeFaDirections().find(model, "all", 6)[0]
+    seen = {}
+    real = en.image_grid
+
+    def spy(images, rows, cols, row_labels=(), col_labels=(), **kw):
+        seen.update(rows=list(row_labels), cols=list(col_labels), images=images)
+        return real(images, rows, cols, row_labels, col_labels, **kw)
+
+    monkeypatch.setattr(en, "image_grid", spy)
+    one = type(latent)(**{**latent.__dict__, "codes": latent.codes[:1], "z": latent.z[:1], "seeds": latent.seeds[:1]})
+    out = en.DirectionGrid().grid(model, one, dirs, 2, 2, 4.0, 3, 0, -1, False)[0]
+    assert len(seen["rows"]) == 2 and seen["cols"] == ["-4", "0", "+4"]
+    for row, index in zip(seen["rows"], (2, 3)):
+        m = re.fullmatch(rf"#{index} eig=([0-9.e+-]+)", row)
+        assert m, row
+        assert abs(float(m.group(1)) - float(dirs.values[index])) <= 1e-3 * float(dirs.values[index])
+    plain = grid_mod.image_grid(seen["images"], 2, 3)
+    assert out.shape[1] > plain.shape[1] and out.shape[2] > plain.shape[2]  # margins for the labels
+    margin = out[0, :, :out.shape[2] - plain.shape[2]]
+    assert float(margin.std()) > 0.05  # ink on the background: the row labels are drawn
