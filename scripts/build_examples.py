@@ -130,7 +130,7 @@ EXAMPLES = [
         "Voynov Train trains a direction matrix and a reconstructor that must guess which direction moved "
         "an image, and how far. It shows progress and a preview, saves the run to models/gan_directions "
         "every checkpoint_every steps and when interrupted, and resumes where it stopped when queued "
-        "again with the same run_name. 2000 steps took 12 minutes on two idle CPU cores; "
+        "again with the same run_name. 2000 steps take one to twelve minutes on two CPU cores, depending on the CPU; "
         "try 200 first. Save Directions writes the learned set as a direction file; the grid applies the "
         "first five directions to one face.",
         [N(1, "GANLabLoadModel", {"model_name": FACE}),
