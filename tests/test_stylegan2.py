@@ -161,6 +161,13 @@ def test_slots_and_sefa_weights_follow_the_layer_order(tmp_path):
         gen.sefa_weights([8])
     assert gen.activation_layers()[0] == "synthesis.b4"
     assert gen.activation_module("synthesis.b16") is gen.synthesis_net.b16
+    # the Load node's summary shows the facts and this slot map
+    from gan_latent_lab.nodes.model_nodes import LoadGANModel
+
+    text = gen.summary()
+    assert "32x32" in text and "slots 8" in text and "code w 32" in text and gen.fingerprint in text
+    assert "0=b4.conv1; 1=b4.torgb + b8.conv0;" in text and "7=b32.torgb" in text
+    assert LoadGANModel.RETURN_NAMES == ("model", "summary")
 
 
 def test_resnet_and_orig_architectures_build_and_run():
