@@ -43,7 +43,7 @@ def _import_pack():
 
 
 _import_pack()
-from gan_latent_lab.directions.ganspace import RunningCovariance, ganspace, top_eigen, z_stream  # noqa: E402
+from gan_latent_lab.directions.ganspace import DEFAULT_TOL, RunningCovariance, ganspace, top_eigen, z_stream  # noqa: E402
 from gan_latent_lab.loaders.base import GANGenerator  # noqa: E402
 
 
@@ -92,7 +92,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1_000_000, help="samples (default 1,000,000)")
     ap.add_argument("--k", type=int, default=80, help="components of the full runs (official: 80)")
     ap.add_argument("--k-converge", type=int, default=20, help="components in convergence mode")
-    ap.add_argument("--tol", type=float, default=0.02, help="convergence tolerance (radians)")
+    ap.add_argument("--tol", type=float, default=DEFAULT_TOL,
+                    help=f"convergence tolerance in radians (default {DEFAULT_TOL}, the node's)")
     ap.add_argument("--chunk", type=int, default=10_000, help="official recipe's partial_fit chunk")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--iid", action="store_true", help="i.i.d. Gaussian last layer too (an almost flat w spectrum)")

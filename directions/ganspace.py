@@ -37,7 +37,7 @@ Z_BLOCK = 256          # z is drawn in blocks of this many rows; chunks are whol
 COV_MAX_DIM = 2048     # wider activations use the sample matrix + randomized SVD
 SAMPLE_MATRIX_BYTES = 1 << 30   # cap on the wide-layer sample matrix
 REGRESSION_SEED_SALT = 0x9E3779B9
-DEFAULT_TOL = 0.01
+DEFAULT_TOL = 0.02   # radians (about 1 degree): what the benchmark measures as the node's default
 
 
 # ----- sampling -----------------------------------------------------------------------------

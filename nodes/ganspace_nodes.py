@@ -97,7 +97,7 @@ class GANSpaceDirections:
                                  "PCA; a layer name (see the model's activation layers, e.g. main.2 for a DCGAN) "
                                  "forces activation PCA + regression to z."}),
             "converge": ("BOOLEAN", {"default": True, "tooltip":
-                                     "Stop sampling once the top components' subspace moves less than 0.01 rad "
+                                     "Stop sampling once the top components' subspace moves less than 0.02 rad (about 1 degree) "
                                      "between estimates; off: always use all samples."}),
         }, "optional": {
             "class_label": ("STRING", {"default": "0", "tooltip":
