@@ -41,25 +41,32 @@ def save_ganspace_npz(d: Directions, path: str | os.PathLike, overwrite: bool = 
 
 
 def load_ganspace_npz(path: str | os.PathLike, fingerprint: str = "", space: str | None = None) -> Directions:
-    """Read a GANSpace dump as a direction set (rows renormalised to unit length, stdevs kept).
+    """Read a GANSpace dump (the official tools' or ours) as a direction set: the one reader behind Load
+    Directions and the Python API.
 
-    GANSpace files name no model: pass ``fingerprint`` to tie the set to one, and ``space`` ("w" /
-    "z") when known (default "w")."""
+    Rows of ``lat_comp`` are renormalised to unit length and each ``lat_stdev`` is multiplied by its
+    row's length, so that ``sigma`` steps move exactly as GANSpace's ``lat_comp[c] * lat_stdev[c] * sigma``.
+    Official dumps name no model: ``fingerprint`` ties the set to one. The space is ``space`` if given,
+    else the one our exports record (``gll_space``), else "z" for a file name ending in ``_z``, else "w"."""
     path = os.fspath(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [n for n in ("lat_comp", "lat_stdev") if n not in data.files]
             if missing:
-                raise CheckpointError(path, f"not a GANSpace dump: no {', '.join(missing)} (holds {', '.join(data.files)})")
-            comp = np.asarray(data["lat_comp"], dtype=np.float64)
-            stdev = np.asarray(data["lat_stdev"], dtype=np.float64).reshape(-1)
+                raise CheckpointError(path, f"not a GANSpace dump: no {', '.join(missing)} "
+                                      f"(holds {', '.join(data.files) or 'nothing'})")
+            raw_comp, raw_stdev = data["lat_comp"], data["lat_stdev"]
+            if raw_comp.dtype.kind != "f" or raw_stdev.dtype.kind != "f":
+                raise CheckpointError(path, "lat_comp and lat_stdev must hold floating-point numbers")
+            comp = np.asarray(raw_comp, dtype=np.float64)
+            stdev = np.asarray(raw_stdev, dtype=np.float64).reshape(-1)
             mean = np.asarray(data["lat_mean"], dtype=np.float64).reshape(-1) if "lat_mean" in data.files else None
             ratio = np.asarray(data["var_ratio"], dtype=np.float64).reshape(-1) if "var_ratio" in data.files else None
             recorded = {k: str(data[k]) for k in ("gll_space", "gll_fingerprint")
                         if k in data.files and data[k].dtype.kind == "U" and data[k].ndim == 0}
     except CheckpointError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as e:
         raise CheckpointError(path, f"not a readable .npz file ({type(e).__name__}: {e})") from None
     if comp.ndim == 3 and comp.shape[1] == 1:
         comp = comp[:, 0]
@@ -79,7 +86,10 @@ def load_ganspace_npz(path: str | os.PathLike, fingerprint: str = "", space: str
         meta["lat_mean"] = [float(v) for v in mean]
     if ratio is not None and ratio.shape[0] == comp.shape[0]:
         meta["explained_variance_ratio"] = [float(v) for v in ratio]
-    space = space or recorded.get("gll_space") or "w"
+    stem = os.path.splitext(os.path.basename(path))[0]
+    space = space or recorded.get("gll_space") or ("z" if stem.lower().endswith("_z") else "w")
+    if space not in ("w", "z"):
+        raise CheckpointError(path, f"the space must be 'w' or 'z', not {space!r}")
     fingerprint = fingerprint or recorded.get("gll_fingerprint", "")
-    return Directions(torch.from_numpy(comp / norms), torch.from_numpy(stdev), "ganspace", space=space,
-                      slots=None, scale_kind="stdev", fingerprint=fingerprint, meta=meta)
+    return Directions(torch.from_numpy(comp / norms), torch.from_numpy(stdev * norms[:, 0]), "ganspace",
+                      space=space, slots=None, scale_kind="stdev", fingerprint=fingerprint, meta=meta)

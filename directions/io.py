@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import zipfile
 
 import numpy as np
 import torch
@@ -84,41 +83,10 @@ def import_interfacegan(path: str | os.PathLike) -> Directions:
 
 
 def import_ganspace(path: str | os.PathLike) -> Directions:
-    """A GANSpace ``.npz`` dump: ``lat_comp`` unit components, ``lat_stdev`` their spread."""
-    path = os.fspath(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "lat_comp" not in data.files or "lat_stdev" not in data.files:
-                raise CheckpointError(path, f"a GANSpace file holds lat_comp and lat_stdev; this one holds "
-                                      f"{', '.join(data.files) or 'nothing'}")
-            comp, stdev = np.array(data["lat_comp"]), np.array(data["lat_stdev"])
-            recorded = {k: str(data[k]) for k in ("gll_space", "gll_fingerprint")
-                        if k in data.files and data[k].dtype.kind == "U" and data[k].ndim == 0}
-    except CheckpointError:
-        raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise CheckpointError(path, f"not a readable .npz archive ({e})") from None
-    if comp.dtype.kind != "f" or stdev.dtype.kind != "f":
-        raise CheckpointError(path, "lat_comp and lat_stdev must hold floating-point numbers")
-    if comp.ndim == 3 and comp.shape[1] == 1:
-        comp = comp[:, 0]
-    if comp.ndim != 2:
-        raise CheckpointError(path, f"lat_comp must be [K, 1, dim] or [K, dim], got {list(comp.shape)}")
-    stdev = stdev.reshape(-1)
-    if stdev.shape[0] != comp.shape[0]:
-        raise CheckpointError(path, f"{stdev.shape[0]} standard deviations for {comp.shape[0]} components")
-    vectors, norms = _unit_rows(torch.from_numpy(comp), path)
-    values = torch.from_numpy(stdev.astype(np.float64)) * torch.tensor(norms, dtype=torch.float64)
-    if not torch.isfinite(values).all():
-        raise CheckpointError(path, "lat_stdev holds NaN or infinite numbers")
-    stem = _stem(path)
-    # our exports record the space and the model; official dumps do not (their W files are the common case)
-    space = recorded.get("gll_space") or ("z" if stem.lower().endswith("_z") else "w")
-    if space not in ("w", "z"):
-        raise CheckpointError(path, f"gll_space must be 'w' or 'z', not {space!r}")
-    return Directions(vectors=vectors, values=values, method="ganspace", space=space, slots=None,
-                      scale_kind="stdev", fingerprint=recorded.get("gll_fingerprint", ""),
-                      meta={"source": os.path.basename(path)})
+    """A GANSpace ``.npz`` dump: ``lat_comp`` components, ``lat_stdev`` their spread (see load_ganspace_npz)."""
+    from .ganspace_io import load_ganspace_npz
+
+    return load_ganspace_npz(path)
 
 
 def import_dfl(path: str | os.PathLike, tensors: dict | None = None, meta: dict | None = None) -> Directions:

@@ -112,6 +112,9 @@ class GANGenerator(torch.nn.Module):
         if self.source:
             lines.append(f"file: {self.source}")
         lines.append("slots: " + "; ".join(f"{k}={n}" for k, n in enumerate(self.slot_names())))
+        layers = self.activation_layers()
+        if layers:
+            lines.append("layers (GANSpace activation mode): " + ", ".join(layers))
         return "\n".join(lines)
 
     # ----- latents -----------------------------------------------------------------------

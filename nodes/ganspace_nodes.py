@@ -94,7 +94,7 @@ class GANSpaceDirections:
                              "tooltip": "Seed of the sampled z: the same seed gives the same directions."}),
             "layer": ("STRING", {"default": "auto", "tooltip":
                                  "'auto': w for style GANs, the first hookable layer otherwise. 'w' forces w-space "
-                                 "PCA; a layer name (see the model's activation layers, e.g. main.2 for a DCGAN) "
+                                 "PCA; a layer name (Load GAN Model's summary lists them, e.g. main.2 for a DCGAN) "
                                  "forces activation PCA + regression to z."}),
             "converge": ("BOOLEAN", {"default": True, "tooltip":
                                      "Stop sampling once the top components' subspace moves less than 0.02 rad (about 1 degree) "

@@ -188,3 +188,20 @@ def test_latent_round_trip_and_no_overwrite(tmp_path):
     save_directions(small_set(), d)
     with pytest.raises(CheckpointError, match="dirs.safetensors"):
         load_latent(d)
+
+
+def test_ganspace_readers_agree_on_unnormalised_rows_and_the_z_name_rule(tmp_path):
+    """Load Directions and load_ganspace_npz are one reader: rows renormalised with the stdev scaled by the
+    row length (a sigma step moves lat_comp * lat_stdev * sigma, as GANSpace does), '_z' names are z."""
+    from gan_latent_lab.directions.ganspace_io import load_ganspace_npz
+
+    comp = np.array([[3.0, 4.0, 0.0], [0.0, 0.0, 0.5]], dtype=np.float32)
+    path = tmp_path / "biggan_gen_z_ipca_z.npz"
+    np.savez(path, lat_comp=comp[:, None, :], lat_stdev=np.array([2.0, 4.0], dtype=np.float32))
+    for d in (load_directions(path), load_ganspace_npz(path)):
+        assert d.space == "z"
+        np.testing.assert_allclose(d.vectors.numpy(), [[0.6, 0.8, 0.0], [0.0, 0.0, 1.0]], atol=1e-6)
+        np.testing.assert_allclose(d.values.numpy(), [10.0, 2.0], rtol=1e-6)
+        step = (d.vectors * d.values[:, None]).numpy()  # one sigma, as the edit nodes apply it
+        np.testing.assert_allclose(step, comp * np.array([[2.0], [4.0]]), atol=1e-5)
+    assert load_ganspace_npz(path, space="w").space == "w"
