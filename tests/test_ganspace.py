@@ -312,3 +312,33 @@ def test_npz_reader_refuses_bad_files(tmp_path):
     np.savez(odd, lat_comp=np.ones((3, 1, 5), np.float32), lat_stdev=np.ones(2, np.float32))
     with pytest.raises(CheckpointError, match="standard deviations"):
         load_ganspace_npz(odd)
+
+
+def test_chunks_follow_free_memory_and_memory_stays_o_dim_squared(monkeypatch):
+    """auto_chunk: a quarter of free memory, whole z blocks, capped; W-PCA keeps one chunk of samples at a
+    time and a dim x dim float64 scatter, never an n x dim matrix."""
+    import importlib
+
+    g = importlib.import_module("gan_latent_lab.directions.ganspace")  # the module, not the function
+    monkeypatch.setattr(g, "free_memory", lambda device: 64 << 20)  # 64 MiB free
+    chunk = g.auto_chunk(torch.device("cpu"), 4096)
+    assert chunk == (16 << 20) // 4096 // g.Z_BLOCK * g.Z_BLOCK and chunk % g.Z_BLOCK == 0
+    monkeypatch.setattr(g, "free_memory", lambda device: 1 << 40)
+    assert g.auto_chunk(torch.device("cpu"), 4096) == 8192  # CPU cap
+    assert g.auto_chunk(torch.device("cuda"), 4096) == 65536  # GPU cap
+    monkeypatch.setattr(g, "free_memory", lambda device: 1000)
+    assert g.auto_chunk(torch.device("cpu"), 4096) == g.Z_BLOCK  # never below one block
+
+    rows, shapes = [], set()
+    real_update = g.RunningCovariance.update
+
+    def spy(self, x):
+        rows.append(x.shape[0])
+        shapes.add(tuple(self.scatter.shape))
+        return real_update(self, x)
+
+    monkeypatch.setattr(g.RunningCovariance, "update", spy)
+    model = TinyStyle().eval()
+    _, stats = ganspace(model, 20_000, k=3, seed=0, converge=False, chunk=1024)
+    assert stats["samples"] == 20_000 and sum(rows) == 20_000
+    assert max(rows) <= 1024 and shapes == {(model.w_dim, model.w_dim)}
