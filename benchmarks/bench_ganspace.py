@@ -6,12 +6,16 @@ gain sqrt 2, 2nd-moment normalisation of z) with random weights.  Stages timed:
 1. ours, end to end: ``ganspace(n, 80 components, converge off)``: sampling, mapping, streaming
    float64 covariance, eigh;
 2. ours, convergence mode (20 components): time, samples used, top-20 |cos| against run 1;
-3. the official recipe, end to end: the same z stream mapped in chunks of 10,000, each chunk
-   fed to ``IncrementalPCA(80).partial_fit`` (the w are also kept for stage 4);
-4. PCA stage alone on the same stored w chunks: IncrementalPCA vs our running covariance + eigh.
+3. the official recipe, end to end: the same z stream mapped in chunks of exactly 10,000, each
+   chunk fed to ``IncrementalPCA(80).partial_fit``;
+4. PCA stage alone: the same w, mapped again (untimed) and stored, fed in the same 10,000-row
+   chunks to IncrementalPCA and to our running covariance + eigh.
+5. the sampling-error floor (see below).
 
-Peak memory is the process's max RSS (``resource.getrusage``) after each stage; stages 1-2 run
-first, so their figure is ours alone.
+Memory: each stage's peak resident memory above what the process held when the stage began
+(sampled every 5 ms), so every figure is that stage's own.  The weights of the last mapping layer
+get a decaying spectrum (a trained-like w distribution; ``--iid`` keeps plain i.i.d. weights,
+whose almost flat spectrum leaves individual components undefined).
 
     python3 benchmarks/bench_ganspace.py            # n = 1,000,000 (several minutes on 2 cores)
     python3 benchmarks/bench_ganspace.py --n 100000 # quicker
@@ -22,7 +26,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import resource
+import threading
 import sys
 import time
 
@@ -79,8 +83,47 @@ class MappingOnly(GANGenerator):
         return torch.zeros(codes.shape[0], 3, 4, 4)
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class PeakRSS:
+    """Peak resident memory above the level at entry, sampled by a thread every 5 ms."""
+
+    def __enter__(self):
+        self.base = self.peak = rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, rss_mb())
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mb())
+
+    @property
+    def growth(self) -> float:
+        return self.peak - self.base
+
+
+def exact_chunks(z_dim: int, n: int, seed: int, size: int):
+    """The seeded z stream of ``z_stream`` cut into chunks of exactly ``size`` rows (the last may be short)."""
+    buf, have = [], 0
+    for z in z_stream(z_dim, n, seed, 8192):
+        buf.append(z)
+        have += len(z)
+        while have >= size:
+            cat = torch.cat(buf)
+            yield cat[:size]
+            buf, have = [cat[size:]], have - size
+    if have:
+        yield torch.cat(buf)
 
 
 def abs_cos(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -107,52 +150,59 @@ def main() -> None:
           f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs")
     print(f"last layer: {'i.i.d. Gaussian' if args.iid else 'decaying singular values exp(-i/12)'}; "
           f"convergence tol {args.tol} rad; load average {os.getloadavg()[0]:.1f}")
-    print(f"baseline RSS {peak_mb():.0f} MB")
+    print(f"resident memory at start {rss_mb():.0f} MB (torch, sklearn, the model)")
 
     # 1. ours, end to end, full
-    t = time.perf_counter()
-    full, st_full = ganspace(model, n, k, seed=args.seed, converge=False, interrupt=lambda: None)
-    t_ours = time.perf_counter() - t
+    with PeakRSS() as mem:
+        t = time.perf_counter()
+        full, st_full = ganspace(model, n, k, seed=args.seed, converge=False, interrupt=lambda: None)
+        t_ours = time.perf_counter() - t
     print(f"[ours e2e]      {t_ours:8.2f} s  samples {st_full['samples']:,}  chunk {st_full['chunk']}  "
-          f"peak RSS {peak_mb():.0f} MB")
+          f"peak memory +{mem.growth:.0f} MB")
 
     # 2. ours, convergence mode
-    t = time.perf_counter()
-    conv, st_conv = ganspace(model, n, args.k_converge, seed=args.seed + 1, converge=True, tol=args.tol,
-                             interrupt=lambda: None)
-    t_conv = time.perf_counter() - t
+    with PeakRSS() as mem:
+        t = time.perf_counter()
+        conv, st_conv = ganspace(model, n, args.k_converge, seed=args.seed + 1, converge=True, tol=args.tol,
+                                 interrupt=lambda: None)
+        t_conv = time.perf_counter() - t
     kc = args.k_converge
     cos = abs_cos(conv.vectors[:kc], full.vectors[:kc])
     print(f"[ours converge] {t_conv:8.2f} s  samples {st_conv['samples']:,}  converged {st_conv['converged']}  "
           f"last angle {st_conv['last_angle']:.4f} rad  top-{kc} |cos| vs full: min {float(cos.min()):.5f}  "
-          f"peak RSS {peak_mb():.0f} MB")
+          f"peak memory +{mem.growth:.0f} MB")
     print("                per-component |cos|: " + " ".join(f"{float(c):.4f}" for c in cos))
 
-    # 3. official recipe, end to end (the same z stream, mapped in chunks, IncrementalPCA.partial_fit)
+    # 3. official recipe, end to end: the same z stream in chunks of exactly args.chunk, IncrementalPCA
     ipca = IncrementalPCA(n_components=k)
-    stored = np.empty((n, model.w_dim), dtype=np.float32)
     t_map = t_fit = 0.0
-    done = 0
-    t = time.perf_counter()
-    for z in z_stream(model.z_dim, n, args.seed, args.chunk):
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            w = model.mapping(z)[:, 0].numpy()
-        t1 = time.perf_counter()
-        ipca.partial_fit(w)
-        t_fit += time.perf_counter() - t1
-        t_map += t1 - t0
-        stored[done:done + len(w)] = w
-        done += len(w)
-    t_official = time.perf_counter() - t
-    print(f"[official e2e]  {t_official:8.2f} s  (sampling+mapping {t_map:.2f} s, partial_fit {t_fit:.2f} s)  "
-          f"peak RSS {peak_mb():.0f} MB (includes {stored.nbytes / 2**20:.0f} MB of stored w for stage 4)")
+    sizes = set()
+    with PeakRSS() as mem:
+        t = time.perf_counter()
+        for z in exact_chunks(model.z_dim, n, args.seed, args.chunk):
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                w = model.mapping(z)[:, 0].numpy()
+            t1 = time.perf_counter()
+            ipca.partial_fit(w)
+            t_fit += time.perf_counter() - t1
+            t_map += t1 - t0
+            sizes.add(len(w))
+        t_official = time.perf_counter() - t
+    print(f"[official e2e]  {t_official:8.2f} s  (sampling+mapping {t_map:.2f} s, partial_fit {t_fit:.2f} s, "
+          f"chunks of {max(sizes):,})  peak memory +{mem.growth:.0f} MB")
     ref = torch.from_numpy(ipca.components_)
     cos_ref = abs_cos(full.vectors[:20], ref[:20])
     print(f"                ours vs IncrementalPCA, top-20 |cos| min {float(cos_ref.min()):.5f}; stdev rel. diff "
           f"max {float((full.values[:20].double() / torch.from_numpy(np.sqrt(ipca.explained_variance_[:20])) - 1).abs().max()):.2e}")
 
-    # 4. PCA stage alone, same stored chunks
+    # 4. PCA stage alone: the same w mapped again (untimed), stored, fed in the same chunks to both
+    stored = np.empty((n, model.w_dim), dtype=np.float32)
+    done = 0
+    for z in exact_chunks(model.z_dim, n, args.seed, args.chunk):
+        with torch.no_grad():
+            stored[done:done + len(z)] = model.mapping(z)[:, 0].numpy()
+        done += len(z)
     ipca2 = IncrementalPCA(n_components=k)
     t = time.perf_counter()
     for s in range(0, n, args.chunk):
@@ -165,7 +215,8 @@ def main() -> None:
         acc.update(src[s:s + args.chunk])
     top_eigen(acc.covariance(), k)
     t_cov = time.perf_counter() - t
-    print(f"[PCA stage]     IncrementalPCA {t_ipca:.2f} s   ours (running covariance + eigh) {t_cov:.2f} s")
+    print(f"[PCA stage]     IncrementalPCA {t_ipca:.2f} s   ours (running covariance + eigh) {t_cov:.2f} s   "
+          f"(on {stored.nbytes / 2**20:.0f} MB of stored w)")
 
     # 5. the sampling-error floor: for Gaussian-like w, the squared angle between the estimated and true
     # k-th eigenvector after n samples is about s_k / n, s_k = sum_j lam_k lam_j / (lam_k - lam_j)^2; the
@@ -192,7 +243,6 @@ def main() -> None:
     print(f"  end to end   {t_official / t_ours:6.1f}x   ({t_official:.1f} s vs {t_ours:.1f} s)")
     print(f"  convergence  {t_official / t_conv:6.1f}x   ({t_conv:.1f} s, {st_conv['samples']:,} samples, "
           f"top-{kc} |cos| >= {float(cos.min()):.4f})")
-    print(f"final peak RSS {peak_mb():.0f} MB")
 
 
 if __name__ == "__main__":
