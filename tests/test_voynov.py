@@ -395,3 +395,28 @@ def test_train_node_refuses_bad_settings_before_touching_the_model(kwargs, match
     with pytest.raises(InputError, match=match):
         vn.VoynovTrain().train(**{**args, **kwargs})
     assert not (tmp_path / "gan_directions" / "bad.voynov").exists()
+
+
+def test_loss_is_cross_entropy_plus_quarter_l1_and_adam_runs_at_the_given_rate():
+    """The paper's objective: CE on the direction index + 0.25 x L1 on the shift magnitude; Adam on both nets."""
+    import torch.nn.functional as F
+
+    from gan_latent_lab.directions.voynov import _config, _Run
+
+    gen = toy_dcgan()
+    run = _Run(gen, _config(gen, 4, 6, 2e-3, "ortho", None, 0, "auto", 1.0))
+    assert isinstance(run.opt_def, torch.optim.Adam) and isinstance(run.opt_rec, torch.optim.Adam)
+    assert run.opt_def.param_groups[0]["lr"] == run.opt_rec.param_groups[0]["lr"] == 2e-3
+    seen = {}
+    real_pair = run._pair
+
+    def pair(codes, c, index, eps):
+        logits, magnitude = real_pair(codes, c, index, eps)
+        seen.update(logits=logits.detach(), magnitude=magnitude.detach(), index=index, eps=eps)
+        return logits, magnitude
+
+    run._pair = pair
+    run.train_step()
+    expect = F.cross_entropy(seen["logits"], seen["index"]) + 0.25 * (seen["magnitude"] - seen["eps"]).abs().mean()
+    assert abs(run.last_loss - float(expect)) < 1e-5
+    assert run.step == 1 and seen["index"].shape == (6,)
