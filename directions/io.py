@@ -26,6 +26,7 @@ import torch
 from ..atomic import atomic_write
 from ..errors import CheckpointError, GANLabError, MismatchError
 from .container import FORMAT, Directions
+from .ganspace_io import load_ganspace_npz
 from .latent import GANLatent
 
 LATENT_FORMAT = "gan-latent-lab-latent"
@@ -84,8 +85,6 @@ def import_interfacegan(path: str | os.PathLike) -> Directions:
 
 def import_ganspace(path: str | os.PathLike) -> Directions:
     """A GANSpace ``.npz`` dump: ``lat_comp`` components, ``lat_stdev`` their spread (see load_ganspace_npz)."""
-    from .ganspace_io import load_ganspace_npz
-
     return load_ganspace_npz(path)
 
 

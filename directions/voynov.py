@@ -205,6 +205,16 @@ def _config(model, k, batch_size, lr, deformator, slots, seed, reconstructor, tr
             "space": model.code_space}
 
 
+def check_settings(model, k, steps, batch_size, lr, deformator="ortho", slots=None, seed=0, reconstructor="auto",
+                   checkpoint_every=250, truncation_psi=1.0) -> dict:
+    """Every training setting checked against the model, without touching it: the run's config, or our error."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise InputError(f"steps {steps!r} must be a non-negative integer")
+    if int(checkpoint_every) < 1:
+        raise InputError(f"checkpoint_every {checkpoint_every} must be at least 1")
+    return _config(model, k, batch_size, lr, deformator, slots, seed, reconstructor, truncation_psi)
+
+
 def _check_resumable(record: dict, config: dict, path: str) -> None:
     saved = record["config"]
     diff = [f"{key} {saved.get(key)!r} (asked {config[key]!r})" for key in RESUME_KEYS if saved.get(key) != config[key]]
@@ -238,12 +248,9 @@ def train_voynov(model, k: int, steps: int = DEFAULT_STEPS, batch_size: int = DE
     ``accuracy`` (running training accuracy) and ``preview`` (a callable giving a PIL grid).
     Stats: ``accuracy`` and ``shift_error`` on fixed held-out samples, ``steps``, ``time_s``,
     ``steps_per_s``, ``resumed_from``."""
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise InputError(f"steps {steps!r} must be a non-negative integer")
-    if int(checkpoint_every) < 1:
-        raise InputError(f"checkpoint_every {checkpoint_every} must be at least 1")
+    config = check_settings(model, k, steps, batch_size, lr, deformator, slots, seed, reconstructor,
+                            checkpoint_every, truncation_psi)
     steps, every = int(steps), int(checkpoint_every)
-    config = _config(model, k, batch_size, lr, deformator, slots, seed, reconstructor, truncation_psi)
     path = None if checkpoint is None else os.fspath(checkpoint)
     flags = [(p, p.requires_grad) for p in model.parameters()]
     was_training = model.training

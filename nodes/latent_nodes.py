@@ -37,10 +37,9 @@ class LatentInterpolate:
         }}
 
     def run(self, latent_a, latent_b, steps, mode):
-        frames = max(len(latent_a), len(latent_b)) * int(steps)
-        if frames > MAX_IMAGES:
-            raise InputError(f"{max(len(latent_a), len(latent_b))} pairs x {steps} steps is {frames} latents, "
-                             f"more than {MAX_IMAGES}")
+        pairs = max(len(latent_a), len(latent_b))
+        if pairs * int(steps) > MAX_IMAGES:
+            raise InputError(f"{pairs} pairs x {steps} steps is {pairs * int(steps)} latents, more than {MAX_IMAGES}")
         return (interpolate(latent_a, latent_b, steps, mode),)
 
 

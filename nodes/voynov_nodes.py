@@ -10,7 +10,7 @@ import torch
 from ..directions.deformators import KINDS as DEFORMATORS
 from ..directions.reconstructors import KINDS as RECONSTRUCTORS
 from ..directions.slots import parse_slots as shared_parse_slots
-from ..directions.voynov import (DEFAULT_BATCH, DEFAULT_STEPS, _config, directions_from_official, load_voynov,
+from ..directions.voynov import (DEFAULT_BATCH, DEFAULT_STEPS, check_settings, directions_from_official, load_voynov,
                                  train_voynov)
 from ..errors import InputError
 from . import bridge
@@ -111,10 +111,11 @@ def train_voynov_node(model, k, steps, batch, lr, deformator, slots, seed_value,
     path = run_path(run_name)
     slot_list = parse_slots(slots, model.num_ws)
     seed_value = seed(seed_value)
-    if int(steps) < 1 or int(checkpoint_every) < 1:
-        raise InputError(f"steps ({steps}) and checkpoint_every ({checkpoint_every}) must be at least 1")
+    if int(steps) < 1:
+        raise InputError(f"steps ({steps}) must be at least 1")
     # every setting is checked before the model is moved or copied: a bad K, batch or seed costs nothing
-    _config(model, int(k), int(batch), lr, deformator, slot_list, seed_value, reconstructor, 1.0)
+    check_settings(model, int(k), int(steps), int(batch), lr, deformator, slot_list, seed_value, reconstructor,
+                   int(checkpoint_every))
     bridge.load_to_device(model)
     bar = bridge.Progress(int(steps))
     every = max(int(preview_every), 0)

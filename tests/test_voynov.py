@@ -401,10 +401,10 @@ def test_loss_is_cross_entropy_plus_quarter_l1_and_adam_runs_at_the_given_rate()
     """The paper's objective: CE on the direction index + 0.25 x L1 on the shift magnitude; Adam on both nets."""
     import torch.nn.functional as F
 
-    from gan_latent_lab.directions.voynov import _config, _Run
+    from gan_latent_lab.directions.voynov import _Run, check_settings
 
     gen = toy_dcgan()
-    run = _Run(gen, _config(gen, 4, 6, 2e-3, "ortho", None, 0, "auto", 1.0))
+    run = _Run(gen, check_settings(gen, 4, 1, 6, 2e-3))
     assert isinstance(run.opt_def, torch.optim.Adam) and isinstance(run.opt_rec, torch.optim.Adam)
     assert run.opt_def.param_groups[0]["lr"] == run.opt_rec.param_groups[0]["lr"] == 2e-3
     seen = {}
