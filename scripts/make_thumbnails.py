@@ -9,7 +9,7 @@ first example.
 
 Examples whose checkpoint is not in the models folder (the StyleGAN2 and BigGAN ones on a machine
 without those downloads) are rendered on the test stand-ins (tests/model_files.py: small random
-generators from ../shared/oracles written under the same file names, with the widget overrides the
+generators from tests/data/oracles written under the same file names, with the widget overrides the
 tests use), and the script says so; the Voynov example trains for --voynov-steps (default 300)
 instead of its 2000 steps. Everything else runs exactly as the file says.
 """

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-ORACLES = SHARED / "oracles"
+DATA = Path(__file__).resolve().parent / "data"
+ORACLES = DATA / "oracles"
 
 
 def package_file(module: str, filename: str) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles"
+ORACLES = Path(__file__).resolve().parent / "data" / "oracles"
 DATA = Path(__file__).resolve().parent / "data"
 BUFFERS = ("w_avg", "resample_filter", "noise_const",  # StyleGAN2
            "transform", "freqs", "phases", "up_filter", "down_filter", "magnitude_ema")  # StyleGAN3

@@ -21,7 +21,7 @@ from gan_latent_lab.loaders import load_gan, save_converted
 from gan_latent_lab.loaders import biggan
 from model_files import biggan_oracle, biggan_repaired, write_biggan_folder
 
-ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles"
+ORACLES = Path(__file__).resolve().parent / "data" / "oracles"
 DATA = Path(__file__).resolve().parent / "data"
 TOL = 1e-4
 TRUNCATIONS = {"img_trunc04": 0.4, "img_trunc10": 1.0, "img_trunc0433": 0.433}

@@ -14,8 +14,7 @@ from gan_latent_lab.directions.io import (import_ganspace, load_directions, load
                                           save_directions, save_latent)
 from gan_latent_lab.errors import CheckpointError, GANLabError, MismatchError
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-INTERFACEGAN = SHARED / "data" / "interfacegan"
+INTERFACEGAN = Path(__file__).resolve().parent / "data" / "interfacegan"
 FACE = "builtin: face DCGAN 64px (gan-face-generate)"
 
 

@@ -13,7 +13,7 @@ from gan_latent_lab.directions.sefa import sefa
 from gan_latent_lab.errors import InputError, MismatchError
 from gan_latent_lab.loaders.base import GANGenerator
 
-ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles"
+ORACLES = Path(__file__).resolve().parent / "data" / "oracles"
 
 
 class TinyStyleGenerator(GANGenerator):

@@ -14,7 +14,7 @@ from gan_latent_lab.nodes import latent_nodes as ln
 from gan_latent_lab.nodes import model_nodes as mn
 
 FACE = "builtin: face DCGAN 64px (gan-face-generate)"
-INTERFACEGAN = Path(__file__).resolve().parents[2] / "shared" / "data" / "interfacegan"
+INTERFACEGAN = Path(__file__).resolve().parent / "data" / "interfacegan"
 MY_NODES = {**dn.NODES, **en.NODES, **ln.NODES}
 
 

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from gan_latent_lab.errors import CheckpointError, InputError
 from gan_latent_lab.loaders import genforce, load_gan, read_checkpoint, save_converted
 
-ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles"
+ORACLES = Path(__file__).resolve().parent / "data" / "oracles"
 NAMES = {"stylegan": "stylegan1_genforce16", "stylegan2": "stylegan2_genforce16", "pggan": "pggan_genforce16"}
 TOL = 1e-4
 

@@ -24,7 +24,7 @@ from gan_latent_lab.errors import UnsafePickleError
 from gan_latent_lab.loaders import genforce, load_gan, pggan_zoo, read_checkpoint, save_converted
 from gan_latent_lab.loaders.safe_pickle import Record
 
-ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles"
+ORACLES = Path(__file__).resolve().parent / "data" / "oracles"
 TOL = 1e-4
 Z, DEPTH = 32, 32
 

@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from gan_latent_lab.errors import CheckpointError, InputError
 from gan_latent_lab.loaders import load_gan, save_converted
 
-ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles"
+ORACLES = Path(__file__).resolve().parent / "data" / "oracles"
 NAMES = ("stylegan2_uncond32", "stylegan2_cond16")
 TOL = 1e-4
 

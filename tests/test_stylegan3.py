@@ -16,7 +16,7 @@ from gan_latent_lab.errors import CheckpointError, InputError
 from gan_latent_lab.loaders import load_gan, save_converted
 from gan_latent_lab.loaders import stylegan3 as sg3
 
-ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles"
+ORACLES = Path(__file__).resolve().parent / "data" / "oracles"
 NAMES = {"stylegan3-t": "stylegan3t_uncond16", "stylegan3-r": "stylegan3r_uncond16"}
 SEEDS = [0, 1, 42, 2147483647]
 

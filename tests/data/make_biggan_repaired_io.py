@@ -1,6 +1,6 @@
 """Regenerate ``biggan_hf32_repaired_io.safetensors`` with the reference implementation (not our code).
 
-Why: ``shared/oracles/biggan_hf32`` randomized the spectral-norm vectors ``weight_u`` / ``weight_v`` too,
+Why: ``tests/data/oracles/biggan_hf32`` (copied from the project's shared oracles) randomized the spectral-norm vectors ``weight_u`` / ``weight_v`` too,
 so ``sigma = u . (W v)`` is tiny or negative, activations overflow and every stored output is NaN (the
 reference itself gives NaN on those weights).  Here each ``weight_u`` / ``weight_v`` is replaced by the top
 singular pair of its ``weight_orig`` (what converged power iteration holds in a trained model), every other
@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 HERE = Path(__file__).resolve().parent
-ORACLES = HERE.parents[2] / "shared" / "oracles"
+ORACLES = HERE / "oracles"
 OUT = HERE / "biggan_hf32_repaired_io.safetensors"
 TRUNCATIONS = {"img_trunc04": 0.4, "img_trunc10": 1.0, "img_trunc0433": 0.433}
 
@@ -44,7 +44,7 @@ def main() -> None:
         for name, t in TRUNCATIONS.items():
             out[name] = model(t * z, c, t).contiguous()
     meta = {"source": "pytorch-pretrained-biggan 0.1.1 BigGAN.forward, eval mode, CPU float32",
-            "weights": "shared/oracles/biggan_hf32.safetensors with every weight_u/weight_v replaced by the "
+            "weights": "tests/data/oracles/biggan_hf32.safetensors with every weight_u/weight_v replaced by the "
                        "tensors of the same name in this file (top singular pair of weight_orig)",
             "outputs": json.dumps({k: f"forward({t} * z, class_vector, truncation={t})"
                                    for k, t in TRUNCATIONS.items()})}
