@@ -1,7 +1,8 @@
-"""Direction discovery (SeFa, GANSpace, Voynov), the direction container and edit arithmetic."""
+"""Direction discovery (SeFa, GANSpace, Voynov), the direction container, edit arithmetic, and FFHQ face alignment."""
 
 from __future__ import annotations
 
+from .align import align_face, align_from_landmarks, find_landmarks
 from .compare import compare_directions
 from .container import Directions
 from .edit import apply_direction, concat, grid_codes, interpolate, style_mix, sweep
@@ -18,4 +19,5 @@ __all__ = ["Directions", "GANLatent", "sefa", "parse_slots", "apply_direction", 
            "style_mix", "load_directions", "load_for_model", "save_directions", "import_interfacegan",
            "import_ganspace", "import_dfl", "save_latent", "load_latent",
            "ganspace", "compare_directions", "save_ganspace_npz", "load_ganspace_npz",
-           "train_voynov", "load_voynov", "directions_from_official"]
+           "train_voynov", "load_voynov", "directions_from_official",
+           "align_face", "align_from_landmarks", "find_landmarks"]
