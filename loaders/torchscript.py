@@ -77,13 +77,19 @@ class TorchScriptArchive:
     classes: dict[str, str] = field(default_factory=dict)
     """Dotted module path ('' for the root) -> the ``__torch__`` class it was saved as."""
 
-    def load(self, names: Iterable[str]) -> dict[str, torch.Tensor]:
+    def load(self, names: Iterable[str], max_bytes: int = 2 ** 30) -> dict[str, torch.Tensor]:
         """Materialise the named tensors (each storage read once, sizes checked); CheckpointError if one
-        is missing or inconsistent."""
+        is missing or inconsistent, or if their storages together declare more than ``max_bytes``
+        (a small tensor may sit in a huge, highly compressed storage)."""
         names = list(names)
         missing = [n for n in names if n not in self.tensors]
         if missing:
             raise CheckpointError(self.path, f"the archive holds no tensor '{missing[0]}'")
+        storages_needed = {self.tensors[n].storage for n in names}
+        declared = sum(s.numel * torch.empty((), dtype=s.dtype).element_size() for s in storages_needed)
+        if declared > max_bytes:
+            raise CheckpointError(self.path, f"the tensors asked for sit in storages of {declared} bytes, more than "
+                                  f"the {max_bytes} these weights can need")
         out: dict[str, torch.Tensor] = {}
         storages: dict[str, torch.Tensor] = {}
         try:

@@ -46,6 +46,9 @@ LPIPS_CHANNELS = (64, 128, 256, 512, 512)
 TORCHVISION_INDEX = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
 """Position of each convolution in torchvision's ``vgg16().features``."""
 
+VGG16_FEATURE_BYTES = 8 * (sum(9 * i * o + o for i, o in VGG16_CONVS) + sum(LPIPS_CHANNELS))
+"""The convolutions and LPIPS weights in float64: the most a VGG16 file may make us read (about 118 MB)."""
+
 TORCHVISION_NAME = "vgg16-397923af.pth"
 NVIDIA_NAME = "vgg16.pt"
 LPIPS_NAME = "vgg.pth"
@@ -153,7 +156,7 @@ def _read_torchscript(path: str) -> VGG16Weights:
         if torch.Size(arch.tensors[n].size).numel() != c:
             raise CheckpointError(path, f"'{n}' has shape {list(arch.tensors[n].size)}; LPIPS on VGG16 needs {c} weights")
     wanted = [n for pair in names for n in pair]
-    tensors = arch.load(wanted + lin_names)
+    tensors = arch.load(wanted + lin_names, max_bytes=VGG16_FEATURE_BYTES)
     convs = check_convs(path, tensors, names)
     lin = None
     if lin_names:
