@@ -16,7 +16,8 @@ log = logging.getLogger("gan_latent_lab")
 
 FOLDERS = {"gan": (".pt", ".pth", ".pkl", ".safetensors", ".bin", ".tar", ".ckpt"),
            "gan_directions": (".safetensors", ".npy", ".npz", ".voynov", ".pt", ".pth"),
-           "gan_latents": (".safetensors",)}
+           "gan_latents": (".safetensors",),
+           "gan_aux": (".pt", ".pth", ".safetensors")}
 BUILTIN_PREFIX = "builtin: "
 
 
@@ -166,7 +167,8 @@ def _fallback_root() -> str:
 
 
 def register_folders() -> None:
-    """Add ``models/gan`` and ``models/gan_directions`` to ComfyUI's folder list, merging, never replacing."""
+    """Add our folders (``models/gan``, ``gan_directions``, ``gan_latents``, ``gan_aux``) to ComfyUI's folder
+    list, merging, never replacing."""
     fp = _comfy("folder_paths")
     if fp is None:
         return
