@@ -18,7 +18,8 @@ from ..errors import CheckpointError, GANLabError
 from .base import GANGenerator, fingerprint_state
 from .files import Checkpoint, read_checkpoint
 
-FAMILY_MODULES = ("stylegan2", "stylegan3", "genforce", "biggan", "pggan_zoo", "dcgan")
+FAMILY_MODULES = ("stylegan2", "stylegan3", "genforce", "biggan", "biggan_brock", "pggan_zoo", "proggan_ptrblck", "sngan",
+                  "dcgan")
 NATIVE_FORMAT = "gan-latent-lab"
 
 
@@ -42,7 +43,12 @@ def _build_native(ckpt: Checkpoint) -> GANGenerator:
         raise ckpt.fail("the metadata 'config' is not valid JSON") from None
     for fam in families():
         if arch in getattr(fam, "ARCHS", ()):
-            return fam.from_native(ckpt.obj, config, arch)
+            try:
+                return fam.from_native(ckpt.obj, config, arch)
+            except CheckpointError as e:  # a config check that did not know the file: name it
+                if e.path is None:
+                    raise ckpt.fail(e.reason) from None
+                raise
     raise ckpt.fail(f"converted file of architecture {arch!r}, which this version cannot build")
 
 

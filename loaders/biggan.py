@@ -180,6 +180,19 @@ class GenBlock(nn.Module):
         return h + skip
 
 
+def attend(x: torch.Tensor, theta: nn.Module, phi: nn.Module, g: nn.Module, o: nn.Module,
+           gamma: torch.Tensor) -> torch.Tensor:
+    """SAGAN attention as both BigGAN codes compute it: queries ``theta(x)`` at full resolution, keys
+    ``phi(x)`` and values ``g(x)`` max-pooled 2x, output ``o`` back to the input width, gated by ``gamma``."""
+    h, w = x.shape[-2:]
+    query = rearrange(theta(x), "n c h w -> n (h w) c")
+    key = rearrange(F.max_pool2d(phi(x), 2), "n c h w -> n c (h w)")
+    value = rearrange(F.max_pool2d(g(x), 2), "n c h w -> n c (h w)")
+    attn = torch.softmax(torch.bmm(query, key), dim=-1)  # [n, pixels, pooled pixels]
+    out = torch.bmm(value, attn.transpose(1, 2))  # [n, c/2, pixels]
+    return x + gamma * o(rearrange(out, "n c (h w) -> n c h w", h=h, w=w))
+
+
 class SelfAttention(nn.Module):
     """SAGAN attention: queries at full resolution, keys and values max-pooled 2x, a learned gate ``gamma``."""
 
@@ -192,14 +205,7 @@ class SelfAttention(nn.Module):
         self.gamma = nn.Parameter(torch.zeros(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        query = rearrange(self.snconv1x1_theta(x), "n c h w -> n (h w) c")
-        key = rearrange(F.max_pool2d(self.snconv1x1_phi(x), 2), "n c h w -> n c (h w)")
-        value = rearrange(F.max_pool2d(self.snconv1x1_g(x), 2), "n c h w -> n c (h w)")
-        attn = torch.softmax(torch.bmm(query, key), dim=-1)  # [n, pixels, pooled pixels]
-        out = torch.bmm(value, attn.transpose(1, 2))  # [n, c/2, pixels]
-        out = self.snconv1x1_o_conv(rearrange(out, "n c (h w) -> n c h w", h=h, w=w))
-        return x + self.gamma * out
+        return attend(x, self.snconv1x1_theta, self.snconv1x1_phi, self.snconv1x1_g, self.snconv1x1_o_conv, self.gamma)
 
 
 class DeepGenerator(nn.Module):
@@ -306,28 +312,12 @@ def imagenet_class_names() -> list[str]:
 
 
 # ----- the generator ------------------------------------------------------------------------------
-class BigGANDeep(GANGenerator):
-    """BigGAN-deep: z plus a class vector -> image; codes are z per injection slot (gen_z, then each block)."""
+class BigGANBase(GANGenerator):
+    """What both BigGAN layouts share: z codes repeated per injection slot, the class read in synthesis,
+    truncated-normal seeds, truncation in (0, 1] and ImageNet class names for 1000-class models."""
 
-    arch = "biggan-deep"
     code_space = "z"
-
-    def __init__(self, config: dict, with_names: bool = True) -> None:
-        super().__init__()
-        names = config.get("class_names")
-        config = normalize_config(config)
-        if isinstance(names, list):
-            config["class_names"] = [str(n) for n in names]
-        self.config = config
-        self.z_dim = config["z_dim"]
-        self.w_dim = self.z_dim
-        self.c_dim = config["num_classes"]
-        self.embeddings = nn.Linear(self.c_dim, self.z_dim, bias=False)
-        self.generator = DeepGenerator(config)
-        self.num_ws = len(self.generator.blocks()) + 1
-        self.resolution = config["output_dim"]
-        if with_names:
-            self.class_names = self._names(config)
+    truncation_note = "its batch-norm statistics exist only for that range"
 
     def _names(self, config: dict) -> list[str] | None:
         names = config.get("class_names")
@@ -336,15 +326,6 @@ class BigGANDeep(GANGenerator):
         if self.c_dim == 1000 and os.path.isfile(CLASS_NAMES_FILE):
             return imagenet_class_names()
         return None
-
-    # ----- facts ------------------------------------------------------------------------------
-    def slot_names(self) -> list[str]:
-        names = ["gen_z projection (4 px)"]
-        res = 4
-        for k, (up, _, _) in enumerate(self.config["layers"]):
-            res *= 2 if up else 1
-            names.append(f"block {k} ({res} px)")
-        return names
 
     # ----- latents ----------------------------------------------------------------------------
     def sample_z(self, seeds: Sequence[int]) -> torch.Tensor:
@@ -362,12 +343,10 @@ class BigGANDeep(GANGenerator):
         z = torch.special.ndtri(lo + u * (hi - lo))
         return z.to(torch.float32).to(self.device)
 
-    @staticmethod
-    def _check_truncation(truncation_psi: float) -> float:
+    def _check_truncation(self, truncation_psi: float) -> float:
         t = float(truncation_psi)
         if not 0.0 < t <= 1.0:
-            raise InputError(f"BigGAN truncation must be in (0, 1], got {t} (its batch-norm statistics "
-                             "exist only for that range)")
+            raise InputError(f"BigGAN truncation must be in (0, 1], got {t} ({self.truncation_note})")
         return t
 
     def mapping(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
@@ -387,6 +366,38 @@ class BigGANDeep(GANGenerator):
 
     def z_to_codes(self, z: torch.Tensor) -> torch.Tensor:
         return self.mapping(z)
+
+
+class BigGANDeep(BigGANBase):
+    """BigGAN-deep: z plus a class vector -> image; codes are z per injection slot (gen_z, then each block)."""
+
+    arch = "biggan-deep"
+
+    def __init__(self, config: dict, with_names: bool = True) -> None:
+        super().__init__()
+        names = config.get("class_names")
+        config = normalize_config(config)
+        if isinstance(names, list):
+            config["class_names"] = [str(n) for n in names]
+        self.config = config
+        self.z_dim = config["z_dim"]
+        self.w_dim = self.z_dim
+        self.c_dim = config["num_classes"]
+        self.embeddings = nn.Linear(self.c_dim, self.z_dim, bias=False)
+        self.generator = DeepGenerator(config)
+        self.num_ws = len(self.generator.blocks()) + 1
+        self.resolution = config["output_dim"]
+        if with_names:
+            self.class_names = self._names(config)
+
+    # ----- facts ------------------------------------------------------------------------------
+    def slot_names(self) -> list[str]:
+        names = ["gen_z projection (4 px)"]
+        res = 4
+        for k, (up, _, _) in enumerate(self.config["layers"]):
+            res *= 2 if up else 1
+            names.append(f"block {k} ({res} px)")
+        return names
 
     def _synthesis(self, codes, c, truncation_psi, noise_mode):
         t = self._check_truncation(truncation_psi)

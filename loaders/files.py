@@ -14,7 +14,7 @@ import pickle
 import struct
 import zipfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -22,7 +22,7 @@ from ..errors import CheckpointError, UnsafePickleError
 from . import safe_pickle
 
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
-FOLDER_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "generator.safetensors", "generator.pth")
+FOLDER_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "generator.safetensors", "generator.pth", "generator.pt")
 
 
 @dataclass
@@ -202,3 +202,19 @@ def strip_prefix(sd: dict[str, torch.Tensor], prefix: str = "module.") -> dict[s
     if sd and all(k.startswith(prefix) for k in sd):
         return {k[len(prefix):]: v for k, v in sd.items()}
     return sd
+
+
+def check_state_shapes(path: str | None, sd: dict[str, torch.Tensor], build: Callable[[], torch.nn.Module],
+                       what: str) -> None:
+    """Refuse a state dict whose names or shapes differ from the network ``build()`` makes.
+
+    The network is built on the meta device, so nothing is allocated; the error names the first
+    differences and the layout (``what``) they were measured against."""
+    with torch.device("meta"):
+        want = {k: tuple(v.shape) for k, v in build().state_dict().items()}
+    problems = [f"missing {k}" for k in want if k not in sd] + [f"unexpected {k}" for k in sd if k not in want]
+    problems += [f"{k} is {list(sd[k].shape)}, expected {list(s)}" for k, s in want.items()
+                 if k in sd and tuple(sd[k].shape) != s]
+    if problems:
+        more = f"; {len(problems) - 4} more" if len(problems) > 4 else ""
+        raise CheckpointError(path, f"the weights do not form {what}: " + "; ".join(problems[:4]) + more)

@@ -80,8 +80,8 @@ def load_model(name: str) -> loaders.GANGenerator:
 
 
 class LoadGANModel:
-    DESCRIPTION = ("Load a GAN generator (StyleGAN 1/2/3, BigGAN, PGGAN, DCGAN) from models/gan. Files are read "
-                   "without running any code they contain.")
+    DESCRIPTION = ("Load a GAN generator (StyleGAN 1/2/3, BigGAN and BigGAN-deep, PGGAN / ProgGAN, SN-GAN, DCGAN) "
+                   "from models/gan. Files are read without running any code they contain.")
     CATEGORY = CATEGORY
     RETURN_TYPES = (MODEL, "STRING")
     RETURN_NAMES = ("model", "summary")
@@ -92,7 +92,8 @@ class LoadGANModel:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"model_name": (model_choices(), {
-            "tooltip": "Checkpoint in models/gan (.pkl, .pt, .pth, .safetensors, BigGAN folder) or a built-in model."})}}
+            "tooltip": "Checkpoint in models/gan (.pkl, .pt, .pth, .safetensors, BigGAN folder, "
+                       "an SN-GAN folder's generator.pt) or a built-in model."})}}
 
     def load(self, model_name):
         gen = load_model(model_name)

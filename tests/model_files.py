@@ -120,6 +120,60 @@ def write_nvlabs_pickle(path: Path, sd, init_kwargs, src) -> None:
         path.write_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
 
 
+def write_tf_pickle(path: Path, top, mapping, synth, static_kwargs, src,
+                    funcs=("G_main", "G_mapping", "G_synthesis_stylegan2")) -> None:
+    """A TF-era ``(G, D, Gs)`` pickle of ``dnnlib.tflib.network.Network`` objects, each pickling the state
+    dnnlib's ``Network.__getstate__`` returns: variables relative to the network, components by role."""
+    with stand_in_modules() as ns:
+        def net(name, func, variables, components=None):
+            return ns.Network({"version": 4, "name": name, "static_kwargs": dict(static_kwargs), "build_module_src": src,
+                               "build_func_name": func, "components": ns.EasyDict(components or {}), "variables": variables})
+
+        gs = net("G", funcs[0], top, {"mapping": net("G_mapping", funcs[1], mapping),
+                                      "synthesis": net("G_synthesis", funcs[2], synth)})
+        path.write_bytes(pickle.dumps((gs, gs, gs), protocol=4))
+
+
+def stylegan1_tf_variables(sd: dict) -> tuple[list, list, list]:
+    """(Gs, G_mapping, G_synthesis) variables of NVlabs' networks_stylegan.py for genforce StyleGAN tensors.
+
+    The names and layouts are genforce's published TF -> PyTorch table, written here in the other
+    direction: dense ``[out, in]`` -> ``[in, out]``, conv ``[out, in, kh, kw]`` -> ``[kh, kw, in, out]``."""
+    import numpy as np
+
+    n = lambda t: t.numpy().astype(np.float32)  # noqa: E731
+    conv = lambda t: np.ascontiguousarray(n(t).transpose(2, 3, 1, 0))  # noqa: E731
+    top = [("dlatent_avg", n(sd["truncation.w_avg"]))]
+    mapping = []
+    i = 0
+    while f"mapping.dense{i}.weight" in sd:
+        mapping += [(f"Dense{i}/weight", np.ascontiguousarray(n(sd[f"mapping.dense{i}.weight"]).T)),
+                    (f"Dense{i}/bias", n(sd[f"mapping.dense{i}.bias"]))]
+        i += 1
+    if "mapping.label_weight" in sd:
+        mapping.append(("LabelConcat/weight", n(sd["mapping.label_weight"])))
+    synth = [("lod", np.float32(0.0))]
+    layers = sum(1 for k in sd if k.endswith(".style.weight"))
+    blocks = layers // 2
+    for b in range(blocks):
+        r = 4 * 2**b
+        for layer, name in ((2 * b, "Const" if b == 0 else "Conv0_up"), (2 * b + 1, "Conv" if b == 0 else "Conv1")):
+            g = f"synthesis.layer{layer}"
+            if name == "Const":
+                synth.append((f"{r}x{r}/Const/const", n(sd[f"{g}.const"])))
+            else:
+                synth.append((f"{r}x{r}/{name}/weight", conv(sd[f"{g}.weight"])))
+            synth += [(f"{r}x{r}/{name}/Noise/weight", n(sd[f"{g}.apply_noise.weight"])),
+                      (f"{r}x{r}/{name}/bias", n(sd[f"{g}.bias"])),
+                      (f"{r}x{r}/{name}/StyleMod/weight", np.ascontiguousarray(n(sd[f"{g}.style.weight"]).T)),
+                      (f"{r}x{r}/{name}/StyleMod/bias", n(sd[f"{g}.style.bias"])),
+                      (f"noise{layer}", n(sd[f"{g}.apply_noise.noise"]))]
+        lod = blocks - 1 - b
+        synth += [(f"ToRGB_lod{lod}/weight", conv(sd[f"synthesis.output{b}.weight"])),
+                  (f"ToRGB_lod{lod}/bias", n(sd[f"synthesis.output{b}.bias"]))]
+    return top, mapping, synth
+
+
 def ada_kwargs(kw: dict) -> dict:
     """stylegan2-ada-pytorch nests the synthesis settings under ``synthesis_kwargs``."""
     syn = {k: kw[k] for k in ("channel_base", "channel_max", "num_fp16_res", "conv_clamp")}
