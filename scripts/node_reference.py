@@ -33,7 +33,7 @@ FILE_COMBOS = {
     "directions_name": "a `.safetensors`, `.npy` or `.npz` file in `models/gan_directions`",
     "run": "a `.voynov` run file in `models/gan_directions`",
     "file": "a `.pt` or `.pth` deformator file in `models/gan_directions`",
-    "latent_name": "a `.safetensors` latent file in `models/gan_latents`",
+    "latent_name": "a latent file in `models/gan_latents` (`.safetensors`, `.npz`, `.npy`, `.pt`)",
 }
 
 
