@@ -77,6 +77,9 @@ def check_settings(model, latent: GANLatent, images: torch.Tensor, steps: int | 
     if not isinstance(latent, GANLatent):
         raise InputError(f"the pivot must be a GAN latent, not a {type(latent).__name__}")
     latent.check_model(model)
+    if getattr(model, "c_dim", 0) and latent.c is None:
+        raise InputError(f"{model.arch} is conditional on {model.c_dim} classes but the pivot latent carries no class "
+                         "vector; make the latent with its class (e.g. Invert Image with a class)")
     check_images(images, len(latent))
     steps = DEFAULT_STEPS if steps is None else steps
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= int(steps) <= MAX_STEPS:
@@ -98,7 +101,8 @@ def check_settings(model, latent: GANLatent, images: torch.Tensor, steps: int | 
 def check_images(images: torch.Tensor, count: int | None = None) -> None:
     """Photos in the generator's convention: float ``[n, 3, H, W]`` in [-1, 1], finite, not tiny, not too many."""
     if not isinstance(images, torch.Tensor) or not images.is_floating_point():
-        raise InputError(f"images must be a float tensor [n, 3, H, W] in [-1, 1], not {getattr(images, 'dtype', type(images))}")
+        kind = getattr(images, "dtype", type(images).__name__)
+        raise InputError(f"images must be a float tensor [n, 3, H, W] in [-1, 1], not {kind}")
     if images.ndim != 4 or images.shape[1] != 3:
         raise InputError(f"images must be [n, 3, H, W] (RGB, channels first), got {list(images.shape)}")
     n, _, h, w = images.shape

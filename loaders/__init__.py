@@ -20,6 +20,7 @@ from .files import Checkpoint, read_checkpoint
 
 FAMILY_MODULES = ("stylegan2", "stylegan3", "genforce", "biggan", "pggan_zoo", "dcgan")
 NATIVE_FORMAT = "gan-latent-lab"
+MAX_ANCESTORS = 1000
 
 
 def families() -> list[ModuleType]:
@@ -58,7 +59,8 @@ def _ancestors(ckpt: Checkpoint) -> list[str]:
         out = json.loads(text)
     except ValueError:
         out = None
-    if not isinstance(out, list) or not all(isinstance(f, str) and f.isalnum() and 0 < len(f) <= 64 for f in out):
+    if not isinstance(out, list) or len(out) > MAX_ANCESTORS or not all(
+            isinstance(f, str) and f.isalnum() and 0 < len(f) <= 64 for f in out):
         raise ckpt.fail("the metadata 'ancestors' is not a JSON list of model fingerprints")
     return out
 

@@ -20,7 +20,8 @@ def image_batch(image) -> torch.Tensor:
     """ComfyUI IMAGE ``[B, H, W, C]`` in [0, 1] -> ``[B, 3, H, W]`` in [-1, 1]; grayscale is repeated into
     three channels and an alpha channel dropped, so such images are converted rather than refused."""
     if not isinstance(image, torch.Tensor) or image.ndim not in (3, 4):
-        raise InputError(f"expected an IMAGE [batch, height, width, channels], got {getattr(image, 'shape', type(image))}")
+        got = list(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise InputError(f"expected an IMAGE [batch, height, width, channels], got {got}")
     if image.ndim == 3:
         image = image.unsqueeze(-1) if image.shape[-1] not in (1, 3, 4) else image.unsqueeze(0)
     channels = image.shape[-1]

@@ -179,7 +179,7 @@ def test_every_family_tunes_saves_and_loads_again(family, tmp_path, monkeypatch)
     assert load_gan(path).ancestors == [] and load_gan(path).fingerprint == gen.fingerprint
 
 
-def test_refused_before_any_work(face, monkeypatch):
+def test_refused_before_any_work(face, monkeypatch, tmp_path):
     target, pivot = faces_problem(face, n=2)
 
     def no_copy(self):
@@ -207,6 +207,11 @@ def test_refused_before_any_work(face, monkeypatch):
             pivotal_tune(face, pivot, **args)
     with pytest.raises(MismatchError, match="ffffffffffffffff"):
         pivotal_tune(face, GANLatent(codes=pivot.codes, fingerprint="ffffffffffffffff", space="z"), target)
+    eye = build_family("dcgan-eye", tmp_path)
+    classless = GANLatent(codes=eye.mapping(eye.sample_z([1, 2]), eye.make_c(0, 2)), fingerprint=eye.fingerprint,
+                          space="z")
+    with pytest.raises(InputError, match="class"):
+        pivotal_tune(eye, classless, torch.zeros(2, 3, 128, 128))
     monkeypatch.setattr(pivotal, "MAX_IMAGES", 1)
     with pytest.raises(InputError, match=r"1\.\.1"):
         pivotal_tune(face, pivot, target)
@@ -314,3 +319,17 @@ def test_save_model_refuses_a_folder(face, models_dir):
     (models_dir / "gan" / "folder.safetensors").mkdir(parents=True)
     with pytest.raises(InputError, match="folder"):
         mn.SaveGANModel().save(face, "folder", True)
+
+
+@pytest.mark.parametrize("bad", ['{"x": 1}', '["../../etc"]', "not json", '["' + "a" * 65 + '"]'])
+def test_converted_file_with_a_bad_ancestry_is_refused(face, tmp_path, bad):
+    from safetensors.torch import load_file, save_file
+
+    from gan_latent_lab.errors import CheckpointError
+    from gan_latent_lab.loaders import read_checkpoint, save_converted
+
+    good = save_converted(face, tmp_path / "good.safetensors")
+    meta = dict(read_checkpoint(good).metadata, ancestors=bad)
+    save_file(load_file(good), str(tmp_path / "bad.safetensors"), metadata=meta)
+    with pytest.raises(CheckpointError, match="bad.safetensors.*ancestors"):
+        load_gan(tmp_path / "bad.safetensors")
