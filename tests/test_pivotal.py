@@ -21,6 +21,7 @@ from gan_latent_lab.nodes import pivotal_nodes as pn
 
 from families import FAMILIES, build_family
 from helpers import face_dcgan_path
+from test_bridge import fake_comfy  # noqa: F401 - the stand-in for ComfyUI's memory manager
 
 N_FACES = 4
 STEPS = 25
@@ -170,6 +171,7 @@ def test_every_family_tunes_saves_and_loads_again(family, tmp_path, monkeypatch)
     again, summary = mn.LoadGANModel().load("tuned.safetensors")
     assert again.arch == tuned.arch and again.fingerprint == tuned.fingerprint
     assert again.ancestors == [gen.fingerprint] and gen.fingerprint in summary
+    assert again.config == gen.config and again.class_names == gen.class_names  # e.g. the eye DCGAN's classes
     with torch.no_grad():
         assert torch.equal(again.synthesis(latent.codes, c, 0.7), tuned.synthesis(latent.codes, c, 0.7))
     pivot.check_model(again)  # the parent's latent is still accepted after the round trip
@@ -283,6 +285,25 @@ def test_node_converts_images_reports_psnr_and_previews(face, models_dir, monkey
         assert pn.image_batch(converted).shape == (2, 3, 64, 64)
     assert torch.allclose(pn.image_batch(rgba), target, atol=1e-6)
     assert not list(models_dir.rglob("*"))  # tuning writes nothing
+
+
+def test_node_under_comfyui_inference_mode_with_a_patcher(face, models_dir, fake_comfy, monkeypatch):
+    """In ComfyUI the model was loaded under inference mode and carries its ModelPatcher: the node still trains,
+    the copy leaves the patcher with the parent."""
+    import sys
+
+    monkeypatch.setattr(sys.modules["comfy.model_management"], "throw_exception_if_processing_interrupted",
+                        lambda: None, raising=False)
+    target, pivot = faces_problem(face, n=1)
+    image = ((target + 1) / 2).permute(0, 2, 3, 1)
+    with torch.inference_mode():
+        gen = load_gan(face_dcgan_path())
+        bridge.load_to_device(gen)
+        patcher = gen.__dict__[bridge.PATCHER_ATTR]
+        tuned, latent, text = pn.PivotalTuning().tune(gen, pivot, image, 2, 3e-4, True, 0)
+    assert gen.__dict__[bridge.PATCHER_ATTR] is patcher and bridge.PATCHER_ATTR not in tuned.__dict__
+    assert next(gen.parameters()).is_inference() and not next(tuned.parameters()).is_inference()
+    assert tuned.ancestors == [gen.fingerprint] and "PSNR" in text
 
 
 def test_node_interrupt_stops_and_leaves_no_file(face, models_dir):
