@@ -54,13 +54,18 @@ class Directions:
         return self.vectors.shape[1]
 
     def check_model(self, gen, strict_fingerprint: bool = True) -> None:
-        """Refuse a set for another model: width always, fingerprint when the set names one."""
+        """Refuse a set for another model: width always, fingerprint when the set names one.
+
+        A set found on a model applies to the models fine-tuned from it (pivotal tuning keeps the
+        latent space), so the fingerprint may be the model's own or one of its ancestors'."""
         if self.dim != gen.w_dim:
             raise MismatchError(f"direction set is {self.dim} wide but the model's codes are {gen.w_dim} wide "
                                 f"({gen.arch}); it was made for another model")
-        if strict_fingerprint and self.fingerprint and self.fingerprint != gen.fingerprint:
+        lineage = gen.lineage() if callable(getattr(gen, "lineage", None)) else [gen.fingerprint]
+        if strict_fingerprint and self.fingerprint and self.fingerprint not in lineage:
+            tuned = f" (fine-tuned from {', '.join(lineage[1:])})" if len(lineage) > 1 else ""
             raise MismatchError(f"direction set was found on model {self.fingerprint}, not on the loaded "
-                                f"{gen.arch} ({gen.fingerprint})")
+                                f"{gen.arch} ({gen.fingerprint}){tuned}")
         if self.slots is not None and self.slots and max(self.slots) >= gen.num_ws:
             raise MismatchError(f"direction set names slot {max(self.slots)} but the model has {gen.num_ws} slots")
 

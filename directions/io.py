@@ -11,7 +11,11 @@ Readers (every failure is a :class:`CheckpointError` naming the file):
 - the ComfyUI-StyleGan (dfl) layout: safetensors with one ``component_NN`` tensor each and
   metadata ``method`` and ``w_dim``.
 
-Nothing is unpickled: ``.npy`` / ``.npz`` are read with ``allow_pickle=False``.
+Latents: our safetensors, NVIDIA's ``projected_w.npz`` (written and read), the TF-era
+``dlatents.npz``, ``.npy`` arrays, rosinality's projector ``.pt`` and e4e / PTI latent tensors (see
+:func:`load_latent`).
+
+Nothing is unpickled: ``.npy`` / ``.npz`` are read with ``allow_pickle=False``, torch files weights-only.
 """
 
 from __future__ import annotations
@@ -143,8 +147,19 @@ def save_directions(directions: Directions, path: str | os.PathLike, overwrite: 
 
 
 # ----- latents --------------------------------------------------------------------------------
+NPZ_KEYS = ("w", "dlatents")
+"""Where other tools keep codes in an ``.npz``: NVIDIA's PyTorch projector (``projected_w.npz``: ``w``
+``[1, num_ws, w_dim]``) and the TF-era StyleGAN2 / StyleGAN2-ADA projector (``dlatents.npz``: ``dlatents``)."""
+_OURS = "gll_"  # extra .npz keys of our own: official readers take only ``w``
+
+
 def save_latent(latent: GANLatent, path: str | os.PathLike, overwrite: bool = False) -> str:
-    """Write codes, z and c as safetensors with seeds, fingerprint, psi and space in metadata."""
+    """Write a latent atomically.  ``.npz``: NVIDIA's projector layout, ``w`` ``[n, num_ws, w_dim]``
+    float32, which its ``generate.py --projected-w`` reads, plus ``gll_*`` keys (fingerprint, seeds,
+    z, class) that let this pack bind it again without a model.  Anything else: safetensors with
+    codes, z and c, and seeds, fingerprint, psi and space in the metadata."""
+    if os.fspath(path).lower().endswith(".npz"):
+        return _save_npz(latent, path, overwrite)
     from safetensors.torch import save_file
 
     tensors = {"codes": latent.codes.contiguous()}
@@ -153,32 +168,205 @@ def save_latent(latent: GANLatent, path: str | os.PathLike, overwrite: bool = Fa
     if latent.c is not None:
         tensors["c"] = latent.c.contiguous()
     meta = {"format": LATENT_FORMAT, "fingerprint": latent.fingerprint, "seeds": json.dumps(list(latent.seeds)),
-            "truncation_psi": repr(float(latent.truncation_psi)), "space": latent.space}
+            "truncation_psi": repr(float(latent.truncation_psi)), "space": latent.space,
+            "ancestors": json.dumps(list(latent.ancestors))}
     with atomic_write(path, overwrite=overwrite) as tmp:
         save_file(tensors, tmp, metadata=meta)
     return os.fspath(path)
 
 
-def load_latent(path: str | os.PathLike) -> GANLatent:
-    """Read a latent written by :func:`save_latent`."""
+def _save_npz(latent: GANLatent, path: str | os.PathLike, overwrite: bool) -> str:
+    arrays = {"w": latent.codes.numpy().astype(np.float32),
+              f"{_OURS}fingerprint": np.array(latent.fingerprint),
+              f"{_OURS}ancestors": np.array(json.dumps(list(latent.ancestors))),
+              f"{_OURS}space": np.array(latent.space),
+              f"{_OURS}truncation_psi": np.array(float(latent.truncation_psi), dtype=np.float64),
+              f"{_OURS}seeds": np.array(list(latent.seeds), dtype=np.int64)}
+    if latent.z is not None:
+        arrays[f"{_OURS}z"] = latent.z.numpy().astype(np.float32)
+    if latent.c is not None:
+        arrays[f"{_OURS}c"] = latent.c.numpy().astype(np.float32)
+    with atomic_write(path, overwrite=overwrite) as tmp:
+        with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name
+            np.savez(f, **arrays)
+    return os.fspath(path)
+
+
+def load_latent(path: str | os.PathLike, model=None) -> GANLatent:
+    """Read a latent file, recognised by its content:
+
+    - ours: safetensors written by :func:`save_latent` (bound to the model that made it);
+    - ``.npz``: NVIDIA's ``projected_w.npz`` (``w``) or the TF-era ``dlatents.npz`` (``dlatents``);
+    - ``.npy``: ``[dim]``, ``[n, dim]``, ``[num_ws, dim]`` or ``[n, num_ws, dim]``;
+    - torch files: rosinality's projector output (``{image_name: {"img", "latent", "noise"}}``, or one
+      such record), an e4e / PTI latent tensor ``[n, num_ws, dim]``, or ``{name: tensor}``.
+
+    Foreign files name no model, so ``model`` binds them: their widths and slot count must be the
+    model's (a single w per image is repeated into every slot), else the error names both shapes.
+    A 2-D array with exactly ``num_ws`` rows is one w+ code; other row counts are one w each.
+    Given a ``model``, a latent of ours is checked against it too."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(path, "no such file")
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head[:6] == b"\x93NUMPY":
+        found = _foreign(path, _npy(path), "a .npy array", model)
+    elif head[:4] == b"PK\x03\x04" and _is_npz(path):
+        found = _load_npz(path, model)
+    elif head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+        found = _load_torch(path, model)
+    else:
+        found = _load_ours(path)
+    if model is not None:
+        found.check_model(model)
+    return found
+
+
+def _load_ours(path: str) -> GANLatent:
     tensors, meta = _safetensors(path)
     if meta.get("format") != LATENT_FORMAT or "codes" not in tensors:
         raise CheckpointError(path, "not a GAN Latent Lab latent file")
     try:
         seeds = [int(s) for s in json.loads(meta.get("seeds", "[]"))]
+        ancestors = [str(a) for a in json.loads(meta.get("ancestors", "[]"))]
         psi = float(meta.get("truncation_psi", "1.0"))
         codes = tensors["codes"]
         for key in ("z", "c"):
             if key in tensors and tensors[key].shape[0] != codes.shape[0]:
                 raise ValueError(f"{key} has {tensors[key].shape[0]} rows for {codes.shape[0]} codes")
         return GANLatent(codes=codes.float(), fingerprint=meta.get("fingerprint", ""), z=tensors.get("z"),
-                         c=tensors.get("c"), seeds=seeds, truncation_psi=psi, space=meta.get("space", "w"))
+                         c=tensors.get("c"), seeds=seeds, truncation_psi=psi, space=meta.get("space", "w"),
+                         ancestors=ancestors)
     except (ValueError, TypeError, MismatchError) as e:
         raise CheckpointError(path, f"damaged latent file ({e})") from None
 
 
+def _is_npz(path: str) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise CheckpointError(path, f"a damaged zip archive ({e})") from None
+    return bool(names) and all(n.endswith(".npy") for n in names)
+
+
+def _npy(path: str) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise CheckpointError(path, f"not a readable .npy array ({e})") from None
+
+
+def _load_npz(path: str, model) -> GANLatent:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError, KeyError) as e:
+        raise CheckpointError(path, f"not a readable .npz archive ({e})") from None
+    key = next((k for k in NPZ_KEYS if k in arrays), None)
+    if key is None:
+        raise CheckpointError(path, f"an .npz latent holds 'w' (NVIDIA's projected_w.npz) or 'dlatents' "
+                              f"(dlatents.npz); this one holds {sorted(arrays)[:8]}")
+    what = "NVIDIA projector codes ('w')" if key == "w" else "TF StyleGAN projector codes ('dlatents')"
+    fingerprint = _text(arrays.get(f"{_OURS}fingerprint"))
+    if not fingerprint:
+        return _foreign(path, arrays[key], what, model)
+    codes = _float_array(path, arrays[key], what)
+    if codes.ndim != 3:
+        raise CheckpointError(path, f"{what} must be [n, slots, dim], got {list(codes.shape)}")
+    try:
+        z, c = arrays.get(f"{_OURS}z"), arrays.get(f"{_OURS}c")
+        ancestors = json.loads(_text(arrays.get(f"{_OURS}ancestors")) or "[]")
+        seeds = [int(s) for s in arrays.get(f"{_OURS}seeds", np.zeros(0, np.int64)).reshape(-1)]
+        psi = float(arrays.get(f"{_OURS}truncation_psi", np.array(1.0)))
+        for name, t in (("z", z), ("c", c)):
+            if t is not None and (t.ndim != 2 or t.shape[0] != codes.shape[0] or t.dtype.kind != "f"):
+                raise ValueError(f"{name} is {t.dtype} {list(t.shape)} for {codes.shape[0]} codes")
+        return GANLatent(codes=codes, fingerprint=fingerprint, z=None if z is None else torch.from_numpy(np.array(z)),
+                         c=None if c is None else torch.from_numpy(np.array(c)), seeds=seeds, truncation_psi=psi,
+                         space=_text(arrays.get(f"{_OURS}space")) or "w", ancestors=[str(a) for a in ancestors])
+    except (ValueError, TypeError, MismatchError) as e:
+        raise CheckpointError(path, f"damaged latent file ({e})") from None
+
+
+def _text(arr) -> str:
+    return "" if arr is None or arr.dtype.kind != "U" or arr.ndim != 0 else str(arr)
+
+
+def _load_torch(path: str, model) -> GANLatent:
+    from ..loaders.files import read_torch_file
+
+    obj = read_torch_file(path)
+    if isinstance(obj, torch.Tensor):
+        return _foreign(path, obj, "an e4e / PTI latent tensor", model)
+    if isinstance(obj, dict) and "latent" in obj:
+        return _foreign(path, _record_latent(path, obj, "the file"), "rosinality projector codes", model)
+    if isinstance(obj, dict) and obj and all(isinstance(k, str) for k in obj):
+        if all(isinstance(v, dict) for v in obj.values()) and any("latent" in v for v in obj.values()):
+            rows = [_record_latent(path, v, repr(k)) for k, v in obj.items()]
+            what = f"rosinality projector codes of {len(rows)} images"
+        elif all(isinstance(v, torch.Tensor) for v in obj.values()):
+            rows, what = list(obj.values()), f"latent tensors of {len(obj)} images"
+        else:
+            rows = None
+        if rows is not None:
+            shapes = {tuple(r.shape) for r in rows}
+            if len(shapes) != 1:
+                raise CheckpointError(path, f"the images' latents have different shapes {sorted(shapes)}")
+            return _foreign(path, torch.stack([r.reshape(-1, r.shape[-1]) for r in rows]), what, model)
+    described = type(obj).__name__ + (f" with keys {list(obj)[:6]}" if isinstance(obj, dict) else "")
+    raise CheckpointError(path, f"a torch file holding a {described}: not a latent (a tensor [n, num_ws, dim], "
+                          "or rosinality's {image: {'latent', 'noise', 'img'}})")
+
+
+def _record_latent(path: str, record: dict, name: str) -> torch.Tensor:
+    t = record.get("latent")
+    if not isinstance(t, torch.Tensor):
+        raise CheckpointError(path, f"{name} has no 'latent' tensor (rosinality's projector writes one per image)")
+    if t.ndim not in (1, 2):
+        raise CheckpointError(path, f"{name}'s latent must be one w [dim] or a w+ [slots, dim], got {list(t.shape)}")
+    return t
+
+
+def _float_array(path: str, arr, what: str) -> torch.Tensor:
+    if isinstance(arr, torch.Tensor):
+        t = arr.detach().to("cpu")
+        ok = t.is_floating_point()
+    else:
+        ok = isinstance(arr, np.ndarray) and arr.dtype.kind == "f"
+        t = torch.from_numpy(np.array(arr, dtype=np.float32)) if ok else None
+    if not ok:
+        raise CheckpointError(path, f"{what} must be floating-point numbers, not {getattr(arr, 'dtype', type(arr))}")
+    t = t.to(torch.float32)
+    if t.numel() == 0 or not torch.isfinite(t).all():
+        raise CheckpointError(path, f"{what} are empty or hold NaN or infinite numbers")
+    return t
+
+
+def _foreign(path: str, arr, what: str, model) -> GANLatent:
+    """Codes from another tool bound to ``model``: shapes checked, a single w repeated into every slot."""
+    t = _float_array(path, arr, what)
+    shape = list(t.shape)
+    if model is None:
+        raise CheckpointError(path, f"{what} {shape} name no model: give the model they were made with "
+                              "(Load Latent's model input) to bind them")
+    slots, dim = model.num_ws, model.w_dim
+    if t.ndim == 1:
+        t = t[None, None]
+    elif t.ndim == 2:
+        t = t[None] if slots > 1 and t.shape[0] == slots else t[:, None]
+    elif t.ndim == 4 and t.shape[1] == 1:  # [n, 1, slots, dim]: a batch of single-image projections
+        t = t[:, 0]
+    if t.ndim != 3 or t.shape[-1] != dim or t.shape[1] not in (1, slots):
+        raise CheckpointError(path, f"{what} are shaped {shape}, but the loaded {model.arch} wants [n, {slots}, "
+                              f"{dim}] ({slots} slots, {dim} wide) or one w [n, {dim}]")
+    t = t.expand(-1, slots, -1).contiguous()
+    return GANLatent(codes=t, fingerprint=model.fingerprint, space=model.code_space,
+                     ancestors=list(getattr(model, "ancestors", [])))
+
+
 __all__ = ["load_directions", "load_for_model", "save_directions", "import_interfacegan", "import_ganspace",
-           "import_dfl", "save_latent", "load_latent", "LATENT_FORMAT", "GANLabError"]
+           "import_dfl", "save_latent", "load_latent", "LATENT_FORMAT", "NPZ_KEYS", "GANLabError"]

@@ -21,6 +21,7 @@ from .files import Checkpoint, read_checkpoint
 FAMILY_MODULES = ("stylegan2", "stylegan3", "genforce", "biggan", "biggan_brock", "pggan_zoo", "proggan_ptrblck", "sngan",
                   "dcgan")
 NATIVE_FORMAT = "gan-latent-lab"
+MAX_ANCESTORS = 1000
 
 
 def families() -> list[ModuleType]:
@@ -41,15 +42,33 @@ def _build_native(ckpt: Checkpoint) -> GANGenerator:
         config = json.loads(ckpt.metadata.get("config", "{}"))
     except ValueError:
         raise ckpt.fail("the metadata 'config' is not valid JSON") from None
+    ancestors = _ancestors(ckpt)
     for fam in families():
         if arch in getattr(fam, "ARCHS", ()):
             try:
-                return fam.from_native(ckpt.obj, config, arch)
+                gen = fam.from_native(ckpt.obj, config, arch)
             except CheckpointError as e:  # a config check that did not know the file: name it
                 if e.path is None:
                     raise ckpt.fail(e.reason) from None
                 raise
+            gen.ancestors = ancestors
+            return gen
     raise ckpt.fail(f"converted file of architecture {arch!r}, which this version cannot build")
+
+
+def _ancestors(ckpt: Checkpoint) -> list[str]:
+    """The fingerprints of the models a fine-tuned file descends from (metadata ``ancestors``, parent first)."""
+    text = ckpt.metadata.get("ancestors")
+    if not text:
+        return []
+    try:
+        out = json.loads(text)
+    except ValueError:
+        out = None
+    if not isinstance(out, list) or len(out) > MAX_ANCESTORS or not all(
+            isinstance(f, str) and f.isalnum() and 0 < len(f) <= 64 for f in out):
+        raise ckpt.fail("the metadata 'ancestors' is not a JSON list of model fingerprints")
+    return out
 
 
 def build_generator(ckpt: Checkpoint) -> GANGenerator:
@@ -92,7 +111,10 @@ def load_gan(path: str | os.PathLike, device: str | torch.device | None = None,
 
 
 def save_converted(gen: GANGenerator, out_path: str | os.PathLike, overwrite: bool = False) -> str:
-    """Write a generator as safetensors with arch and config metadata (no code, shareable)."""
+    """Write a generator as safetensors with arch and config metadata (no code, shareable).
+
+    A fine-tuned generator also records the fingerprints it descends from (metadata ``ancestors``,
+    parent first, and ``parent_fingerprint``), so it still accepts what was made on its parent."""
     from safetensors.torch import save_file
 
     from ..atomic import atomic_write
@@ -102,6 +124,9 @@ def save_converted(gen: GANGenerator, out_path: str | os.PathLike, overwrite: bo
             "fingerprint": gen.fingerprint}
     if gen.class_names:
         meta["class_names"] = json.dumps(gen.class_names)
+    if gen.ancestors:
+        meta["ancestors"] = json.dumps(list(gen.ancestors))
+        meta["parent_fingerprint"] = gen.ancestors[0]
     with atomic_write(out_path, overwrite=overwrite) as tmp:
         save_file(state, tmp, metadata=meta)
     return os.fspath(out_path)

@@ -140,6 +140,14 @@ def _torch_load(path: str) -> Any:
         raise CheckpointError(path, f"not a readable torch file ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})") from None
 
 
+def read_torch_file(path: str | os.PathLike) -> Any:
+    """A torch file (zip or legacy) read weights-only on the CPU: tensors and plain containers, nothing run."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(path, "no such file")
+    return _torch_load(path)
+
+
 def _safetensors_load(path: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     from safetensors import safe_open
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 NODE_MODULES = ("model_nodes", "direction_nodes", "edit_nodes", "ganspace_nodes", "voynov_nodes", "latent_nodes",
-                "align_nodes", "perceptual_nodes")
+                "align_nodes", "perceptual_nodes", "pivotal_nodes")
 
 
 def collect() -> tuple[dict, dict]:

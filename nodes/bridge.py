@@ -16,7 +16,7 @@ log = logging.getLogger("gan_latent_lab")
 
 FOLDERS = {"gan": (".pt", ".pth", ".pkl", ".safetensors", ".bin", ".tar", ".ckpt"),
            "gan_directions": (".safetensors", ".npy", ".npz", ".voynov", ".pt", ".pth"),
-           "gan_latents": (".safetensors",),
+           "gan_latents": (".safetensors", ".npz", ".npy", ".pt"),
            "gan_aux": (".pt", ".pth", ".safetensors")}
 BUILTIN_PREFIX = "builtin: "
 

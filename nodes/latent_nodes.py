@@ -95,7 +95,9 @@ class StyleMix:
 
 
 class SaveLatent:
-    DESCRIPTION = "Save latent codes (with z, class, seeds and the model's fingerprint) to models/gan_latents."
+    DESCRIPTION = ("Save latent codes (with z, class, seeds and the model's fingerprint) to models/gan_latents. A name "
+                   "ending in .npz writes NVIDIA's projector layout (projected_w.npz: 'w' [n, slots, width]), which "
+                   "StyleGAN2-ADA / StyleGAN3 generate.py --projected-w reads.")
     CATEGORY = SUBCATEGORY
     RETURN_TYPES = ("STRING",)
     RETURN_NAMES = ("path",)
@@ -107,43 +109,51 @@ class SaveLatent:
     def INPUT_TYPES(cls):
         return {"required": {
             "latent": (LATENT, {"tooltip": "Codes to save."}),
-            "filename": ("STRING", {"default": "latent", "tooltip": "Name inside models/gan_latents; .safetensors is added."}),
+            "filename": ("STRING", {"default": "latent", "tooltip": "Name inside models/gan_latents; .safetensors is "
+                                                                     "added unless it ends in .npz (NVIDIA's layout)."}),
             "overwrite": ("BOOLEAN", {"default": False, "tooltip": "Replace an existing file of that name."}),
         }}
 
     def save(self, latent, filename, overwrite):
         name = str(filename).strip()
-        if not name:
-            raise InputError("file name is empty")
-        if not name.lower().endswith(".safetensors"):
+        if not name or name in (".", ".."):
+            raise InputError(f"file name {filename!r} is empty")
+        if not name.lower().endswith((".safetensors", ".npz")):
             name += ".safetensors"
         path = safe_join(bridge.folder("gan_latents"), name)
+        if os.path.isdir(path):
+            raise InputError(f"{name!r} is a folder in models/gan_latents; give a file name")
         return (dio.save_latent(latent, path, overwrite=bool(overwrite)),)
 
 
 class LoadLatent:
-    DESCRIPTION = "Load latent codes saved by Save Latent; checked against the model so codes never meet another model."
+    DESCRIPTION = ("Load latent codes: files written by Save Latent (checked against the model, so codes never meet "
+                   "another model), and other tools' latents: NVIDIA's projected_w.npz, TF StyleGAN dlatents.npz, "
+                   ".npy arrays, rosinality projector .pt files and e4e / PTI latent tensors. Those name no model: "
+                   "connect the model they were made with, which binds them (widths and slots checked).")
     CATEGORY = SUBCATEGORY
     RETURN_TYPES = (LATENT, "STRING")
     RETURN_NAMES = ("latent", "summary")
-    OUTPUT_TOOLTIPS = ("The saved codes.", "Count, seeds and model fingerprint.")
+    OUTPUT_TOOLTIPS = ("The saved codes.", "Count, shape, seeds and model fingerprint.")
     FUNCTION = "load"
 
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "model": (MODEL, {"tooltip": "The generator the codes must belong to."}),
-            "latent_name": (latent_choices(), {"tooltip": "File in models/gan_latents."}),
+            "latent_name": (latent_choices(), {"tooltip": "File in models/gan_latents (.safetensors, .npz, .npy, .pt)."}),
+        }, "optional": {
+            "model": (MODEL, {"tooltip": "The generator the codes belong to: checks files of ours, binds other tools' "
+                                         "files (required for those)."}),
         }}
 
-    def load(self, model, latent_name):
+    def load(self, latent_name, model=None):
         path = bridge.full_path("gan_latents", latent_name) or safe_join(bridge.folder("gan_latents"), latent_name)
         if not os.path.isfile(path):
             raise InputError(f"no latent file {latent_name!r} in models/gan_latents")
-        latent = dio.load_latent(path)
-        check_latent(model, latent)
+        latent = dio.load_latent(path, model)
         seeds = f", seeds {latent.seeds[0]}..{latent.seeds[-1]}" if latent.seeds else ""
-        return (latent, f"{len(latent)} latents{seeds}, model {latent.fingerprint}")
+        return (latent, f"{len(latent)} latents [{latent.num_ws} slots x {latent.dim}]{seeds}, "
+                        f"model {latent.fingerprint}")
 
 
 NODES = {

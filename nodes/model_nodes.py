@@ -13,6 +13,7 @@ from ..directions.latent import GANLatent
 from ..errors import InputError
 from . import bridge
 from .common import CATEGORY, DECODE_CHUNK, LATENT, MAX_BATCH, MAX_IMAGES, MODEL, SEED_MAX, batch_size, check_latent, finite, seed, to_image
+from .paths import safe_join
 
 # Built-in entries: real DCGANs shipped by PyPI packages, so a fresh install has a model.
 BUILTINS = {
@@ -190,8 +191,56 @@ def decode_latent(model, latent: GANLatent, noise_mode: str = "const", chunk: in
     return torch.cat(parts)
 
 
+MAX_NAME = 200
+"""Longest file name Save GAN Model writes (file systems stop at 255 bytes; the temporary name adds some)."""
+
+
+def model_file_path(filename: str) -> str:
+    """Where Save GAN Model writes ``filename``: inside models/gan, ``.safetensors`` added, checked before work."""
+    name = str(filename).strip()
+    if not name or name in (".", "..") or name.endswith(("/", "\\")):
+        raise InputError(f"file name {filename!r} is empty or names a folder; give a file name such as 'tuned_face'")
+    if not name.lower().endswith(".safetensors"):
+        name += ".safetensors"
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    if base.startswith(".") or len(base.encode("utf-8")) > MAX_NAME:
+        raise InputError(f"file name {base[:40]!r}{'...' if len(base) > 40 else ''} is "
+                         + ("hidden (starts with '.')" if base.startswith(".") else
+                            f"{len(base.encode('utf-8'))} bytes long; at most {MAX_NAME}"))
+    path = safe_join(bridge.folder("gan"), name)
+    if os.path.isdir(path):
+        raise InputError(f"{name!r} is a folder in models/gan; give a file name")
+    return path
+
+
+class SaveGANModel:
+    DESCRIPTION = ("Save a generator (e.g. one made by Pivotal Tuning) to models/gan as safetensors: weights, "
+                   "architecture and settings, no code. Load GAN Model lists it and loads it with the same "
+                   "fingerprint, still accepting latents and directions made on the model it was tuned from.")
+    CATEGORY = CATEGORY
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("path",)
+    OUTPUT_TOOLTIPS = ("Where the file was written.",)
+    OUTPUT_NODE = True
+    FUNCTION = "save"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "model": (MODEL, {"tooltip": "The generator to save."}),
+            "filename": ("STRING", {"default": "tuned_generator", "tooltip":
+                                    "Name inside models/gan; .safetensors is added."}),
+            "overwrite": ("BOOLEAN", {"default": False, "tooltip": "Replace an existing file of that name."}),
+        }}
+
+    def save(self, model, filename, overwrite):
+        path = model_file_path(filename)
+        return (loaders.save_converted(model, path, overwrite=bool(overwrite)),)
+
+
 NODES = {
     "GANLabLoadModel": (LoadGANModel, "Load GAN Model"),
+    "GANLabSaveModel": (SaveGANModel, "Save GAN Model"),
     "GANLabLatentFromSeed": (GANLatentFromSeed, "GAN Latent from Seed"),
     "GANLabDecode": (GANDecode, "GAN Decode"),
 }

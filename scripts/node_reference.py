@@ -33,7 +33,7 @@ FILE_COMBOS = {
     "directions_name": "a `.safetensors`, `.npy` or `.npz` file in `models/gan_directions`",
     "run": "a `.voynov` run file in `models/gan_directions`",
     "file": "a `.pt` or `.pth` deformator file in `models/gan_directions`",
-    "latent_name": "a `.safetensors` latent file in `models/gan_latents`",
+    "latent_name": "a latent file in `models/gan_latents` (`.safetensors`, `.npz`, `.npy`, `.pt`)",
     "vgg_file": "a VGG16 file in `models/gan_aux` (`vgg16-397923af.pth`, `vgg16.pt`), or `none (pixel + MS-SSIM)`",
     "lpips_weights": "`auto (vgg.pth in models/gan_aux, else the VGG16 file's own)` (default), "
                      "`none (uniform layer weights)`, or a file in `models/gan_aux`",
