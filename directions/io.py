@@ -25,7 +25,9 @@ import torch
 
 from ..atomic import atomic_write
 from ..errors import CheckpointError, GANLabError, MismatchError
-from .container import FORMAT, Directions
+from ..limits import load_json, read_npy
+from ..loaders.base import SEED_MAX
+from .container import FORMAT, SPACES, Directions
 from .ganspace_io import load_ganspace_npz
 from .latent import GANLatent
 
@@ -57,6 +59,16 @@ def _safetensors(path: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         raise CheckpointError(path, f"not a valid safetensors file ({type(e).__name__}: {str(e)[:200]})") from None
 
 
+def _existing_file(path: str | os.PathLike) -> str:
+    """The path of an existing regular file, or our error (a folder, a missing or unnamable file)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CheckpointError(path, "is a folder, not a file")
+    if not os.path.isfile(path):
+        raise CheckpointError(path, "no such file")
+    return path
+
+
 def _stem(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
@@ -65,10 +77,7 @@ def _stem(path: str) -> str:
 def import_interfacegan(path: str | os.PathLike) -> Directions:
     """An InterFaceGAN boundary ``.npy`` (``[1, dim]`` or ``[dim]``) as one unit direction."""
     path = os.fspath(path)
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise CheckpointError(path, f"not a readable .npy array ({e})") from None
+    arr = read_npy(path)
     if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
         raise CheckpointError(path, f"a boundary must hold floating-point numbers, not {getattr(arr, 'dtype', '?')}")
     if arr.ndim == 1:
@@ -112,11 +121,12 @@ def import_dfl(path: str | os.PathLike, tensors: dict | None = None, meta: dict 
 
 def load_directions(path: str | os.PathLike) -> Directions:
     """Read any supported direction file (sniffed by content, not only by extension)."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise CheckpointError(path, "no such file")
-    with open(path, "rb") as f:
-        head = f.read(8)
+    path = _existing_file(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        raise CheckpointError(path, f"cannot read the file ({e.strerror or e})") from None
     if head[:6] == b"\x93NUMPY":
         return import_interfacegan(path)
     if head[:4] == b"PK\x03\x04":
@@ -161,15 +171,25 @@ def save_latent(latent: GANLatent, path: str | os.PathLike, overwrite: bool = Fa
 
 def load_latent(path: str | os.PathLike) -> GANLatent:
     """Read a latent written by :func:`save_latent`."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise CheckpointError(path, "no such file")
+    path = _existing_file(path)
     tensors, meta = _safetensors(path)
     if meta.get("format") != LATENT_FORMAT or "codes" not in tensors:
         raise CheckpointError(path, "not a GAN Latent Lab latent file")
+    seeds = load_json(meta.get("seeds", "[]"), path, "the metadata 'seeds'")
+    if not isinstance(seeds, list) or not all(type(s) is int and 0 <= s <= SEED_MAX for s in seeds):
+        raise CheckpointError(path, f"the seeds must be whole numbers 0..{SEED_MAX}")
+    if meta.get("space", "w") not in SPACES:
+        raise CheckpointError(path, f"the latent lives in space {meta.get('space', '')[:40]!r}, not {' or '.join(SPACES)}")
+    for key in ("codes", "z", "c"):
+        t = tensors.get(key)
+        if t is not None and (not t.is_floating_point() or t.ndim != (3 if key == "codes" else 2)
+                              or not bool(torch.isfinite(t).all())):
+            raise CheckpointError(path, f"'{key}' must hold finite floating-point numbers, "
+                                  f"[n, slots, dim] for codes and [n, width] for z and c")
     try:
-        seeds = [int(s) for s in json.loads(meta.get("seeds", "[]"))]
         psi = float(meta.get("truncation_psi", "1.0"))
+        if not np.isfinite(psi):
+            raise ValueError(f"truncation psi {psi} is not finite")
         codes = tensors["codes"]
         for key in ("z", "c"):
             if key in tensors and tensors[key].shape[0] != codes.shape[0]:
