@@ -12,7 +12,8 @@ from .. import loaders
 from ..directions.latent import GANLatent
 from ..errors import InputError
 from . import bridge
-from .common import CATEGORY, DECODE_CHUNK, LATENT, MAX_BATCH, MAX_IMAGES, MODEL, SEED_MAX, batch_size, check_latent, finite, seed, to_image
+from .common import (CATEGORY, DECODE_CHUNK, LATENT, MAX_BATCH, MAX_IMAGES, MODEL, SEED_MAX, batch_size, check_latent, finite,
+                     seed, to_image, whole)
 
 # Built-in entries: real DCGANs shipped by PyPI packages, so a fresh install has a model.
 BUILTINS = {
@@ -139,7 +140,7 @@ def sample_latent(model, first_seed, n, psi, cutoff, class_label="0") -> tuple[G
     with torch.no_grad():
         z = model.sample_z(seeds)
         c = model.make_c(class_label, n)
-        codes = model.mapping(z, c, truncation_psi=psi, truncation_cutoff=int(cutoff) or None)
+        codes = model.mapping(z, c, truncation_psi=psi, truncation_cutoff=whole("truncation cutoff", cutoff) or None)
     note = f"{n} latents, seeds {s0}..{s0 + n - 1}, psi {psi}" + (f", cutoff {cutoff}" if cutoff else "")
     if model.c_dim:
         note += f", class {class_label}"
