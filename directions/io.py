@@ -29,7 +29,9 @@ import torch
 
 from ..atomic import atomic_write
 from ..errors import CheckpointError, GANLabError, MismatchError
-from .container import FORMAT, Directions
+from ..limits import NPZ_CAP, load_json, open_zip, read_npy, read_npz
+from ..loaders.base import SEED_MAX
+from .container import FORMAT, SPACES, Directions
 from .ganspace_io import load_ganspace_npz
 from .latent import GANLatent
 
@@ -61,6 +63,16 @@ def _safetensors(path: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         raise CheckpointError(path, f"not a valid safetensors file ({type(e).__name__}: {str(e)[:200]})") from None
 
 
+def _existing_file(path: str | os.PathLike) -> str:
+    """The path of an existing regular file, or our error (a folder, a missing or unnamable file)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CheckpointError(path, "is a folder, not a file")
+    if not os.path.isfile(path):
+        raise CheckpointError(path, "no such file")
+    return path
+
+
 def _stem(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
@@ -69,10 +81,7 @@ def _stem(path: str) -> str:
 def import_interfacegan(path: str | os.PathLike) -> Directions:
     """An InterFaceGAN boundary ``.npy`` (``[1, dim]`` or ``[dim]``) as one unit direction."""
     path = os.fspath(path)
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise CheckpointError(path, f"not a readable .npy array ({e})") from None
+    arr = read_npy(path)
     if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
         raise CheckpointError(path, f"a boundary must hold floating-point numbers, not {getattr(arr, 'dtype', '?')}")
     if arr.ndim == 1:
@@ -116,11 +125,12 @@ def import_dfl(path: str | os.PathLike, tensors: dict | None = None, meta: dict 
 
 def load_directions(path: str | os.PathLike) -> Directions:
     """Read any supported direction file (sniffed by content, not only by extension)."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise CheckpointError(path, "no such file")
-    with open(path, "rb") as f:
-        head = f.read(8)
+    path = _existing_file(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        raise CheckpointError(path, f"cannot read the file ({e.strerror or e})") from None
     if head[:6] == b"\x93NUMPY":
         return import_interfacegan(path)
     if head[:4] == b"PK\x03\x04":
@@ -181,7 +191,7 @@ def _save_npz(latent: GANLatent, path: str | os.PathLike, overwrite: bool) -> st
               f"{_OURS}ancestors": np.array(json.dumps(list(latent.ancestors))),
               f"{_OURS}space": np.array(latent.space),
               f"{_OURS}truncation_psi": np.array(float(latent.truncation_psi), dtype=np.float64),
-              f"{_OURS}seeds": np.array(list(latent.seeds), dtype=np.int64)}
+              f"{_OURS}seeds": np.array(json.dumps(list(latent.seeds)))}
     if latent.z is not None:
         arrays[f"{_OURS}z"] = latent.z.numpy().astype(np.float32)
     if latent.c is not None:
@@ -205,13 +215,11 @@ def load_latent(path: str | os.PathLike, model=None) -> GANLatent:
     model's (a single w per image is repeated into every slot), else the error names both shapes.
     A 2-D array with exactly ``num_ws`` rows is one w+ code; other row counts are one w each.
     Given a ``model``, a latent of ours is checked against it too."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise CheckpointError(path, "no such file")
+    path = _existing_file(path)
     with open(path, "rb") as f:
         head = f.read(64)
     if head[:6] == b"\x93NUMPY":
-        found = _foreign(path, _npy(path), "a .npy array", model)
+        found = _foreign(path, read_npy(path), "a .npy array", model)
     elif head[:4] == b"PK\x03\x04" and _is_npz(path):
         found = _load_npz(path, model)
     elif head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
@@ -227,10 +235,24 @@ def _load_ours(path: str) -> GANLatent:
     tensors, meta = _safetensors(path)
     if meta.get("format") != LATENT_FORMAT or "codes" not in tensors:
         raise CheckpointError(path, "not a GAN Latent Lab latent file")
+    seeds = load_json(meta.get("seeds", "[]"), path, "the metadata 'seeds'")
+    if not isinstance(seeds, list) or not all(type(s) is int and 0 <= s <= SEED_MAX for s in seeds):
+        raise CheckpointError(path, f"the seeds must be whole numbers 0..{SEED_MAX}")
+    if meta.get("space", "w") not in SPACES:
+        raise CheckpointError(path, f"the latent lives in space {meta.get('space', '')[:40]!r}, not {' or '.join(SPACES)}")
+    for key in ("codes", "z", "c"):
+        t = tensors.get(key)
+        if t is not None and (not t.is_floating_point() or t.ndim != (3 if key == "codes" else 2)
+                              or not bool(torch.isfinite(t).all())):
+            raise CheckpointError(path, f"'{key}' must hold finite floating-point numbers, "
+                                  f"[n, slots, dim] for codes and [n, width] for z and c")
     try:
-        seeds = [int(s) for s in json.loads(meta.get("seeds", "[]"))]
-        ancestors = [str(a) for a in json.loads(meta.get("ancestors", "[]"))]
+        ancestors = load_json(meta.get("ancestors", "[]"), path, "the metadata 'ancestors'")
+        if not isinstance(ancestors, list) or not all(isinstance(x, str) and x.isalnum() for x in ancestors):
+            raise ValueError("the ancestors are not a list of model fingerprints")
         psi = float(meta.get("truncation_psi", "1.0"))
+        if not np.isfinite(psi):
+            raise ValueError(f"truncation psi {psi} is not finite")
         codes = tensors["codes"]
         for key in ("z", "c"):
             if key in tensors and tensors[key].shape[0] != codes.shape[0]:
@@ -243,29 +265,13 @@ def _load_ours(path: str) -> GANLatent:
 
 
 def _is_npz(path: str) -> bool:
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as z:
-            names = z.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise CheckpointError(path, f"a damaged zip archive ({e})") from None
+    with open_zip(path, NPZ_CAP) as z:
+        names = z.namelist()
     return bool(names) and all(n.endswith(".npy") for n in names)
 
 
-def _npy(path: str) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise CheckpointError(path, f"not a readable .npy array ({e})") from None
-
-
 def _load_npz(path: str, model) -> GANLatent:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (ValueError, OSError, EOFError, KeyError) as e:
-        raise CheckpointError(path, f"not a readable .npz archive ({e})") from None
+    arrays = read_npz(path)
     key = next((k for k in NPZ_KEYS if k in arrays), None)
     if key is None:
         raise CheckpointError(path, f"an .npz latent holds 'w' (NVIDIA's projected_w.npz) or 'dlatents' "
@@ -280,7 +286,9 @@ def _load_npz(path: str, model) -> GANLatent:
     try:
         z, c = arrays.get(f"{_OURS}z"), arrays.get(f"{_OURS}c")
         ancestors = json.loads(_text(arrays.get(f"{_OURS}ancestors")) or "[]")
-        seeds = [int(s) for s in arrays.get(f"{_OURS}seeds", np.zeros(0, np.int64)).reshape(-1)]
+        seeds = json.loads(_text(arrays.get(f"{_OURS}seeds")) or "[]")
+        if not isinstance(seeds, list) or not all(type(s) is int and 0 <= s <= SEED_MAX for s in seeds):
+            raise ValueError(f"the seeds must be whole numbers 0..{SEED_MAX}")
         psi = float(arrays.get(f"{_OURS}truncation_psi", np.array(1.0)))
         for name, t in (("z", z), ("c", c)):
             if t is not None and (t.ndim != 2 or t.shape[0] != codes.shape[0] or t.dtype.kind != "f"):

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 from types import ModuleType
 
 import torch
 
 from ..errors import CheckpointError, GANLabError
+from ..limits import load_json
 from .base import GANGenerator, fingerprint_state
 from .files import Checkpoint, read_checkpoint
 
@@ -38,10 +40,10 @@ def families() -> list[ModuleType]:
 
 def _build_native(ckpt: Checkpoint) -> GANGenerator:
     arch = ckpt.metadata.get("arch", "")
-    try:
-        config = json.loads(ckpt.metadata.get("config", "{}"))
-    except ValueError:
-        raise ckpt.fail("the metadata 'config' is not valid JSON") from None
+    config = load_json(ckpt.metadata.get("config", "{}"), ckpt.path, "the metadata 'config'")
+    if not isinstance(config, dict):
+        raise ckpt.fail("the metadata 'config' is not a JSON object")
+    check_native_dtypes(ckpt)
     ancestors = _ancestors(ckpt)
     for fam in families():
         if arch in getattr(fam, "ARCHS", ()):
@@ -71,6 +73,23 @@ def _ancestors(ckpt: Checkpoint) -> list[str]:
     return out
 
 
+def check_native_dtypes(ckpt: Checkpoint) -> None:
+    """A converted file holds floating-point weights (integers only for batch-norm step counters)."""
+    for key, t in ckpt.obj.items():
+        if t.is_complex() or t.dtype == torch.bool or (not t.is_floating_point()
+                                                       and not key.endswith("num_batches_tracked")):
+            raise ckpt.fail(f"the tensor '{key[:80]}' holds {t.dtype} numbers; generator weights are floating point")
+
+
+def check_finite(gen: torch.nn.Module, ckpt: Checkpoint) -> None:
+    """Refuse weights holding NaN or infinite numbers (they would only show up as black images)."""
+    for name, t in [*gen.named_parameters(), *gen.named_buffers()]:
+        # the infinity norm is inf or NaN exactly when an entry is, and needs no temporary as big as t
+        if t.is_floating_point() and t.numel() and not math.isfinite(
+                float(torch.linalg.vector_norm(t.detach(), math.inf))):
+            raise ckpt.fail(f"the weights '{name[:80]}' hold NaN or infinite numbers")
+
+
 def build_generator(ckpt: Checkpoint) -> GANGenerator:
     """Pick the family that recognises the checkpoint and build its generator."""
     if ckpt.metadata.get("format") == NATIVE_FORMAT:
@@ -98,10 +117,20 @@ def load_gan(path: str | os.PathLike, device: str | torch.device | None = None,
         ckpt.sidecar = dict(sidecar)
     try:
         gen = build_generator(ckpt)
-    except GANLabError:
+        check_finite(gen, ckpt)
+    except CheckpointError as e:
+        if e.path is None:  # raised below the file level: name the file
+            raise ckpt.fail(e.reason) from None
         raise
-    except (KeyError, ValueError, RuntimeError, TypeError, IndexError, AttributeError) as e:
-        raise ckpt.fail(f"the weights do not fit the detected architecture ({type(e).__name__}: {str(e)[:300]})") from None
+    except GANLabError as e:  # a setting out of range (InputError) or a mismatch found while building
+        raise ckpt.fail(str(e)) from None
+    except RecursionError:
+        raise ckpt.fail("the checkpoint nests too deeply") from None
+    except MemoryError:
+        raise ckpt.fail("building the network would need more memory than there is") from None
+    except Exception as e:  # noqa: BLE001 - any failure to build from a foreign file is a bad checkpoint
+        raise ckpt.fail(f"the weights do not fit the detected architecture ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0][:300] if str(e) else ''})") from None
     gen.source = ckpt.name
     gen.requires_grad_(False)
     gen.eval()

@@ -32,6 +32,7 @@ from torch import nn
 
 from ..errors import CheckpointError, InputError
 from .base import GANGenerator, check_seeds
+from .config_check import MAX_DIM, AnyOf, Bool, Float, Int, Numbers, build_bounded, check_config
 from .files import Checkpoint, state_dict_of, strip_prefix
 
 ARCHS = ("biggan-deep",)
@@ -44,6 +45,13 @@ Z_BOUND = 2.0  # sample_z draws a standard normal truncated to [-2, 2], like tru
 DEFAULTS = {"output_dim": 128, "z_dim": 128, "class_embed_dim": 128, "channel_width": 128,
             "num_classes": 1000, "attention_layer_position": 8, "eps": 1e-4, "n_stats": 51}
 CONFIG_KEYS = set(DEFAULTS) | {"layers"}
+SPEC = {
+    "output_dim": Int(4, 8192), "z_dim": Int(1, MAX_DIM), "class_embed_dim": Int(0, MAX_DIM),
+    "channel_width": Int(1, 4096), "num_classes": Int(1, 100_000), "attention_layer_position": Int(-1, 64),
+    "eps": Float(0, 1, lo_open=True), "n_stats": Int(2, 10_000),
+    "layers": Numbers(Numbers(AnyOf((Int(0, 64), Bool())), max_len=3, min_len=3), max_len=64),
+}
+"""What each config.json setting may be (a layer is [upsample, in, out], channel multiples)."""
 
 
 def _deep_layers(channels: Sequence[int]) -> list[list]:
@@ -255,6 +263,8 @@ def normalize_config(raw: dict, path: str | None = None) -> dict:
     cfg = {**DEFAULTS, **{k: v for k, v in raw.items() if k in CONFIG_KEYS}}
     if "layers" not in raw:
         raise _fail(path, "the BigGAN config has no 'layers' list")
+    cfg = check_config(cfg, SPEC, path, "the BigGAN config")
+    raw = {**raw, "layers": cfg["layers"]}
     try:
         layers = [[bool(up), int(a), int(b)] for up, a, b in raw["layers"]]
         for key in ("output_dim", "z_dim", "class_embed_dim", "channel_width", "num_classes", "n_stats",
@@ -476,6 +486,6 @@ def build(ckpt: Checkpoint) -> BigGANDeep:
 
 
 def from_native(state: dict[str, torch.Tensor], config: dict, arch: str = "biggan-deep") -> BigGANDeep:
-    gen = BigGANDeep(config)
+    gen = build_bounded(lambda: BigGANDeep(config), state, what="the BigGAN configuration")
     gen.load_state_dict(state, strict=True)
     return gen

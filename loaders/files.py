@@ -8,20 +8,21 @@ on CUDA open on a CPU-only machine.  Every failure is a :class:`CheckpointError`
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pickle
 import struct
-import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
 
+from .. import limits
 from ..errors import CheckpointError, UnsafePickleError
-from . import safe_pickle
+from . import safe_pickle, torch_scan
 
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
+SAFETENSORS_HEADER_MAX = 100_000_000
+SIDECAR_MAX_BYTES = limits.JSON_MAX_BYTES
 FOLDER_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "generator.safetensors", "generator.pth", "generator.pt")
 
 
@@ -43,10 +44,18 @@ class Checkpoint:
         return CheckpointError(self.path, reason)
 
 
-def sniff(path: str, head: bytes) -> str:
-    """Name the container format from the first bytes of a file."""
+def sniff(path: str, head: bytes, size: int | None = None) -> str:
+    """Name the container format from the first bytes of a file (and its size).
+
+    safetensors is recognised by its own structure first: an 8-byte little-endian header length
+    whose header starts with ``{`` and fits in the file.  Its length bytes can be anything, for
+    example ``80 03`` (a header of 896 bytes), which would otherwise look like a pickle."""
     if len(head) == 0:
         raise CheckpointError(path, "the file is empty")
+    if len(head) >= 9 and head[8:9] == b"{":
+        (n,) = struct.unpack("<Q", head[:8])
+        if 2 <= n <= SAFETENSORS_HEADER_MAX and (size is None or 8 + n <= size):
+            return "safetensors"
     if head[:4] == b"PK\x03\x04":
         return "zip"
     if head.startswith(TORCH_LEGACY_MAGIC):
@@ -55,10 +64,6 @@ def sniff(path: str, head: bytes) -> str:
         return "pickle"
     if head[:6] == b"\x93NUMPY":
         return "npy"
-    if len(head) >= 9:
-        (n,) = struct.unpack("<Q", head[:8])
-        if 2 <= n <= 100_000_000 and head[8:9] == b"{":
-            return "safetensors"
     raise CheckpointError(path, "unknown file format (not safetensors, a torch file or a pickle)")
 
 
@@ -75,15 +80,20 @@ def _resolve(path: str) -> str:
 
 
 def read_sidecar(path: str) -> dict | None:
-    """Config beside a checkpoint: ``<file>.json``, ``<stem>.json`` or ``config.json`` in its folder."""
+    """Config beside a checkpoint: ``<file>.json``, ``<stem>.json`` or ``config.json`` in its folder.
+
+    Size and nesting are bounded (:func:`limits.load_json`); NaN and Infinity are refused."""
     stem, _ = os.path.splitext(path)
     for cand in (path + ".json", stem + ".json", os.path.join(os.path.dirname(path), "config.json")):
         if cand != path and os.path.isfile(cand):
             try:
-                with open(cand, encoding="utf-8") as f:
-                    data = json.load(f)
-            except (OSError, ValueError) as e:
-                raise CheckpointError(cand, f"the sidecar config is not valid JSON ({e})") from None
+                if os.path.getsize(cand) > SIDECAR_MAX_BYTES:
+                    raise CheckpointError(cand, f"the sidecar config is larger than {SIDECAR_MAX_BYTES // limits.MiB} MiB")
+                with open(cand, "rb") as f:
+                    text = f.read()
+            except OSError as e:
+                raise CheckpointError(cand, f"the sidecar config cannot be read ({e.strerror or e})") from None
+            data = limits.load_json(text, cand, "the sidecar config")
             if not isinstance(data, dict):
                 raise CheckpointError(cand, "the sidecar config is not a JSON object")
             return data
@@ -170,27 +180,38 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
             head = f.read(64)
     except OSError as e:
         raise CheckpointError(path, f"cannot open ({e.strerror})") from None
-    fmt = sniff(path, head)
+    fmt = sniff(path, head, limits.file_size(path))
     meta: dict[str, str] = {}
     if fmt == "safetensors":
         obj, meta = _safetensors_load(path)
     elif fmt == "zip":
-        try:
-            with zipfile.ZipFile(path) as z:
-                names = z.namelist()
-        except (zipfile.BadZipFile, OSError, ValueError) as e:
-            raise CheckpointError(path, f"a damaged zip archive ({e})") from None
-        if not any(n.endswith("data.pkl") for n in names):
-            raise CheckpointError(path, "a zip archive that is not a torch checkpoint (no data.pkl)")
+        with limits.open_zip(path) as z:
+            if not any(n.endswith("data.pkl") for n in z.namelist()):
+                raise CheckpointError(path, "a zip archive that is not a torch checkpoint (no data.pkl)")
+            torch_scan.scan_zip(path, z)
         fmt = "torch-zip"
         obj = _torch_load(path)
     elif fmt == "torch-legacy":
+        torch_scan.scan_legacy(path)
         obj = _torch_load(path)
     elif fmt == "pickle":
-        obj = safe_pickle.load_pickle(path)
+        obj = safe_pickle.load_pickle(path, lazy=True)
+        obj = safe_pickle.materialize(obj, path, skip=unused_networks(obj))
     else:
         raise CheckpointError(path, f"a {fmt} array file is not a generator checkpoint")
     return Checkpoint(path=path, format=fmt, obj=obj, metadata=meta, sidecar=read_sidecar(path))
+
+
+def unused_networks(obj: Any) -> list:
+    """Networks of a training snapshot that loading a generator leaves on disk.
+
+    An NVlabs snapshot holds ``G``, ``D`` and ``G_ema`` (and the augmentation pipe); only ``G_ema`` is
+    read.  The others stay :class:`safe_pickle.LazyTensor` handles that ``safe_pickle.materialize``
+    reads on demand."""
+    if isinstance(obj, dict) and isinstance(obj.get("G_ema"), safe_pickle.Record):
+        keep = obj["G_ema"]
+        return [v for k, v in obj.items() if k != "G_ema" and v is not keep and isinstance(v, safe_pickle.Record)]
+    return []
 
 
 def state_dict_of(obj: Any, keys: tuple[str, ...] = ()) -> dict[str, torch.Tensor] | None:

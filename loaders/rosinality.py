@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from .config_check import Float, Int, check_value
 from .files import Checkpoint, state_dict_of, strip_prefix
 
 WRAPPER_KEYS = ("g_ema", "g")
@@ -114,10 +115,12 @@ def build(ckpt: Checkpoint):
     state = to_nvlabs(sd, avg)
     cfg = stylegan2.infer_config(state)
     args = obj.get("args")
-    cfg["mapping_lr_mul"] = float(_arg(args, "lr_mlp", 0.01))
+    where = "the checkpoint's training args"
+    cfg["mapping_lr_mul"] = check_value("lr_mlp", _arg(args, "lr_mlp", 0.01), Float(0, 1e3, lo_open=True), ckpt.path, where)
     cm = _arg(args, "channel_multiplier", None)
     if cm is not None:  # rosinality: 512 channels up to 32 px, then 16384 * multiplier / resolution
-        cfg = stylegan2.adopt_channel_formula(cfg, {"channel_base": 16384 * int(cm), "channel_max": 512})
+        cm = check_value("channel_multiplier", cm, Int(1, 64), ckpt.path, where)
+        cfg = stylegan2.adopt_channel_formula(cfg, {"channel_base": 16384 * cm, "channel_max": 512})
     cfg.update(stylegan2.declared_config(ckpt))
     gen = stylegan2.build_checked(ckpt, state, cfg)
     if avg is None:

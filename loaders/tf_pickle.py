@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .config_check import Int, check_config, check_value
 from .files import Checkpoint
 from .safe_pickle import Record
 
@@ -116,7 +117,7 @@ def config_from_static_kwargs(kw: dict) -> dict:
              "mapping_fmaps": "layer_features"}
     cfg = {dst: kw[src] for src, dst in table.items() if src in kw}
     if "fmap_base" in kw:
-        cfg["channel_base"] = int(kw["fmap_base"]) * 2
+        cfg["channel_base"] = check_value("fmap_base", kw["fmap_base"], Int(1, 1 << 25), where="the TF static_kwargs") * 2
     if kw.get("nonlinearity", "lrelu") != "lrelu" or kw.get("mapping_nonlinearity", "lrelu") != "lrelu":
         raise ValueError("only leaky-ReLU StyleGAN2 generators are supported")
     return cfg
@@ -147,7 +148,10 @@ def build(ckpt: Checkpoint):
         cfg = config_from_static_kwargs(static_kwargs_of(gs))
     except ValueError as e:
         raise ckpt.fail(str(e)) from None
-    res = int(cfg.get("img_resolution") or _resolution(params))
+    cfg = check_config(cfg, stylegan2.SPEC, ckpt.path, "the TF pickle's static_kwargs")
+    res = cfg.get("img_resolution") or _resolution(params)
+    if not 4 <= res <= 8192:
+        raise ckpt.fail(f"the TF pickle's variables name a {res} px network")
     taps = cfg.get("resample_filter") or [1, 3, 3, 1]
     filt = stylegan2.setup_filter(taps)
     try:

@@ -18,15 +18,28 @@ SEED_MAX = 0xFFFFFFFF
 DECODE_CHUNK = 8
 
 
+def whole(name: str, value) -> int:
+    """A widget value that must be a whole number (text, NaN, inf and fractions are input errors naming it)."""
+    if isinstance(value, bool):
+        raise InputError(f"{name} must be a whole number, not {value!r}")
+    try:
+        f = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{name} must be a whole number, not {str(value)[:40]!r}") from None
+    if not f.is_integer():
+        raise InputError(f"{name} must be a whole number, not {f}")
+    return int(value) if isinstance(value, int) else int(f)
+
+
 def batch_size(value: int) -> int:
-    n = int(value)
+    n = whole("batch size", value)
     if not 1 <= n <= MAX_BATCH:
         raise InputError(f"batch size {n} is outside 1..{MAX_BATCH}")
     return n
 
 
 def seed(value: int) -> int:
-    s = int(value)
+    s = whole("seed", value)
     if not 0 <= s <= SEED_MAX:
         raise InputError(f"seed {s} is outside 0..{SEED_MAX} (32-bit)")
     return s

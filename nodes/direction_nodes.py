@@ -8,8 +8,8 @@ from ..directions import io as dio
 from ..directions.sefa import eigen_table, sefa
 from ..errors import InputError
 from . import bridge
-from .common import CATEGORY, DIRECTIONS, MODEL
-from .paths import safe_join
+from .common import CATEGORY, DIRECTIONS, MODEL, whole
+from .paths import output_path, safe_join
 
 SUBCATEGORY = f"{CATEGORY}/directions"
 READABLE = (".safetensors", ".npy", ".npz")
@@ -37,6 +37,11 @@ def output_name(name: str, ext: str = ".safetensors") -> str:
     return name if name.lower().endswith(ext) else name + ext
 
 
+def save_path(name: str, overwrite: bool) -> str:
+    """Where Save Directions writes ``name`` (checked before anything is written)."""
+    return output_path(bridge.folder("gan_directions"), name, ".safetensors", overwrite)
+
+
 class SeFaDirections:
     DESCRIPTION = ("SeFa (Shen & Zhou, CVPR 2021): closed-form semantic directions from the generator's own weights, "
                    "no sampling or training. Directions are ranked by eigenvalue: how strongly the chosen layers "
@@ -60,7 +65,7 @@ class SeFaDirections:
         }}
 
     def find(self, model, slots, top_k):
-        d = sefa(model, slots, min(int(top_k), model.w_dim))
+        d = sefa(model, slots, min(whole("top k", top_k), model.w_dim))
         return (d, eigen_table(d))
 
 
@@ -83,7 +88,7 @@ class SaveDirections:
         }}
 
     def save(self, directions, filename, overwrite):
-        path = directions_path(output_name(filename), must_exist=False)
+        path = save_path(filename, bool(overwrite))
         return (dio.save_directions(directions, path, overwrite=bool(overwrite)),)
 
 

@@ -8,8 +8,8 @@ from ..directions import io as dio
 from ..directions.edit import concat, interpolate, style_mix
 from ..errors import InputError
 from . import bridge
-from .common import CATEGORY, LATENT, MAX_BATCH, MAX_IMAGES, MODEL, check_latent
-from .paths import safe_join
+from .common import CATEGORY, LATENT, MAX_BATCH, MAX_IMAGES, MODEL, check_latent, whole
+from .paths import output_path, safe_join
 
 SUBCATEGORY = f"{CATEGORY}/latent"
 
@@ -38,6 +38,7 @@ class LatentInterpolate:
 
     def run(self, latent_a, latent_b, steps, mode):
         pairs = max(len(latent_a), len(latent_b))
+        steps = whole("steps", steps)
         if pairs * int(steps) > MAX_IMAGES:
             raise InputError(f"{pairs} pairs x {steps} steps is {pairs * int(steps)} latents, more than {MAX_IMAGES}")
         return (interpolate(latent_a, latent_b, steps, mode),)
@@ -115,14 +116,7 @@ class SaveLatent:
         }}
 
     def save(self, latent, filename, overwrite):
-        name = str(filename).strip()
-        if not name or name in (".", ".."):
-            raise InputError(f"file name {filename!r} is empty")
-        if not name.lower().endswith((".safetensors", ".npz")):
-            name += ".safetensors"
-        path = safe_join(bridge.folder("gan_latents"), name)
-        if os.path.isdir(path):
-            raise InputError(f"{name!r} is a folder in models/gan_latents; give a file name")
+        path = output_path(bridge.folder("gan_latents"), filename, (".safetensors", ".npz"), bool(overwrite))
         return (dio.save_latent(latent, path, overwrite=bool(overwrite)),)
 
 

@@ -12,8 +12,9 @@ from .. import loaders
 from ..directions.latent import GANLatent
 from ..errors import InputError
 from . import bridge
-from .common import CATEGORY, DECODE_CHUNK, LATENT, MAX_BATCH, MAX_IMAGES, MODEL, SEED_MAX, batch_size, check_latent, finite, seed, to_image
-from .paths import safe_join
+from .common import (CATEGORY, DECODE_CHUNK, LATENT, MAX_BATCH, MAX_IMAGES, MODEL, SEED_MAX, batch_size, check_latent, finite,
+                     seed, to_image, whole)
+from .paths import output_path
 
 # Built-in entries: real DCGANs shipped by PyPI packages, so a fresh install has a model.
 BUILTINS = {
@@ -141,7 +142,7 @@ def sample_latent(model, first_seed, n, psi, cutoff, class_label="0") -> tuple[G
     with torch.no_grad():
         z = model.sample_z(seeds)
         c = model.make_c(class_label, n)
-        codes = model.mapping(z, c, truncation_psi=psi, truncation_cutoff=int(cutoff) or None)
+        codes = model.mapping(z, c, truncation_psi=psi, truncation_cutoff=whole("truncation cutoff", cutoff) or None)
     note = f"{n} latents, seeds {s0}..{s0 + n - 1}, psi {psi}" + (f", cutoff {cutoff}" if cutoff else "")
     if model.c_dim:
         note += f", class {class_label}"
@@ -191,26 +192,12 @@ def decode_latent(model, latent: GANLatent, noise_mode: str = "const", chunk: in
     return torch.cat(parts)
 
 
-MAX_NAME = 200
-"""Longest file name Save GAN Model writes (file systems stop at 255 bytes; the temporary name adds some)."""
-
-
-def model_file_path(filename: str) -> str:
+def model_file_path(filename: str, overwrite: bool = False) -> str:
     """Where Save GAN Model writes ``filename``: inside models/gan, ``.safetensors`` added, checked before work."""
-    name = str(filename).strip()
-    if not name or name in (".", "..") or name.endswith(("/", "\\")):
-        raise InputError(f"file name {filename!r} is empty or names a folder; give a file name such as 'tuned_face'")
-    if not name.lower().endswith(".safetensors"):
-        name += ".safetensors"
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    if base.startswith(".") or len(base.encode("utf-8")) > MAX_NAME:
-        raise InputError(f"file name {base[:40]!r}{'...' if len(base) > 40 else ''} is "
-                         + ("hidden (starts with '.')" if base.startswith(".") else
-                            f"{len(base.encode('utf-8'))} bytes long; at most {MAX_NAME}"))
-    path = safe_join(bridge.folder("gan"), name)
-    if os.path.isdir(path):
-        raise InputError(f"{name!r} is a folder in models/gan; give a file name")
-    return path
+    base = str(filename).strip().replace("\\", "/").rsplit("/", 1)[-1]
+    if base.startswith(".") and base.strip("."):
+        raise InputError(f"file name {base[:40]!r} is hidden (starts with '.')")
+    return output_path(bridge.folder("gan"), filename, ".safetensors", overwrite)
 
 
 class SaveGANModel:
@@ -234,7 +221,7 @@ class SaveGANModel:
         }}
 
     def save(self, model, filename, overwrite):
-        path = model_file_path(filename)
+        path = model_file_path(filename, bool(overwrite))
         return (loaders.save_converted(model, path, overwrite=bool(overwrite)),)
 
 

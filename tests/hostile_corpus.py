@@ -12,6 +12,7 @@ import os
 import pickle
 import struct
 import zipfile
+from typing import Any
 
 import numpy as np
 import torch
@@ -224,9 +225,888 @@ def truncations(name: str, blob: bytes, count: int = 12) -> list[tuple[str, byte
     return [(f"{stem}_cut{c}{ext}", blob[:c]) for c in cuts if 0 < c < len(blob)]
 
 
-def corpus(sentinel: str) -> list[tuple[str, bytes]]:
-    """Every hostile or broken file that must be refused."""
-    items = hostile_pickles(sentinel) + hostile_torch_files(sentinel) + broken_safetensors() + misc_broken()
+# =====================================================================================================
+# Issue 17: the classes an independent attack found.  Names start with the class: c1_ numpy through the
+# allow-list, c2_ tensor rebuilds, c3_ decompression bombs, c4_ configurations, c5_ format sniffing and
+# dtypes, c6_ one error type (NaN weights, direction sets, latents), c8_ run files.  A name whose second
+# part is dir_ / lat_ / run_ is read by the direction, latent or Voynov reader instead of load_gan.  A
+# dict value is a folder (file name -> bytes).  EXPECT maps a name to a fragment the error must contain.
+# =====================================================================================================
+EXPECT: dict[str, str] = {}
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+SYS_INFO = dict(protocol_version=1001, little_endian=True, type_sizes=dict(short=2, int=4, long=4))
+
+
+def _case(out: list, name: str, data, expect: str | None = None) -> None:
+    out.append((name, data))
+    if expect:
+        EXPECT[name] = expect
+
+
+class _ReduceState:
+    """Pickles as ``func(*args)`` followed by BUILD with ``state``."""
+
+    def __init__(self, func, args, state):
+        self.func, self.args, self.state = func, args, state
+
+    def __reduce__(self):
+        return (self.func, self.args, self.state)
+
+
+class _Storage:
+    """Pickles as a storage persistent id ``('storage', torch.<type>, key, 'cpu', numel[, None])``."""
+
+    def __init__(self, key: str = "0", numel: int = 4, type_name: str = "FloatStorage"):
+        self.key, self.numel, self.type_name = key, numel, type_name
+
+
+def _dump_storages(obj, legacy: bool = False, protocol: int = 2, pid=None) -> bytes:
+    buf = io.BytesIO()
+
+    class P(pickle.Pickler):
+        def persistent_id(self, o):
+            if isinstance(o, _Storage):
+                if pid is not None:
+                    return pid
+                return ("storage", getattr(torch, o.type_name), o.key, "cpu", o.numel) + ((None,) if legacy else ())
+            return None
+
+    P(buf, protocol=protocol).dump(obj)
+    return buf.getvalue()
+
+
+def _tensor(storage, offset=0, size=(2, 2), stride=(2, 1)):
+    return _Reduce(torch._utils._rebuild_tensor_v2, storage, offset, tuple(size), tuple(stride), False,
+                   collections.OrderedDict())
+
+
+def _floats(n: int) -> bytes:
+    return np.arange(n, dtype=np.float32).tobytes()
+
+
+def torch_zip(obj, storages: dict, compress: int = zipfile.ZIP_STORED, data_pkl: bytes | None = None) -> bytes:
+    """A torch zip written entry by entry: ``archive/data.pkl``, ``archive/data/<key>``, version, byteorder."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("archive/data.pkl", data_pkl if data_pkl is not None else _dump_storages(obj))
+        z.writestr("archive/byteorder", b"little")
+        for key, data in storages.items():
+            z.writestr(f"archive/data/{key}", data, compress_type=compress,
+                       compresslevel=1 if compress == zipfile.ZIP_DEFLATED else None)
+        z.writestr("archive/version", b"3\n")
+    return out.getvalue()
+
+
+def torch_legacy(obj, storages: dict, numel_header: int | None = None, sys_info=None, magic=LEGACY_MAGIC,
+                 keys=None, protocol_version=1001, main: bytes | None = None, pid=None) -> bytes:
+    """The legacy format: magic, protocol, sys info, main pickle, key list, then ``numel`` + data per key."""
+    out = io.BytesIO()
+    for x in (magic, protocol_version, SYS_INFO if sys_info is None else sys_info):
+        pickle.dump(x, out, protocol=2)
+    out.write(main if main is not None else _dump_storages(obj, legacy=True, pid=pid))
+    pickle.dump(sorted(storages) if keys is None else keys, out, protocol=2)
+    for key in sorted(storages):
+        data, numel = storages[key]
+        out.write(struct.pack("<q", numel if numel_header is None else numel_header))
+        out.write(data)
+    return out.getvalue()
+
+
+def _payload(numel: int = 4, data: bytes | None = None, type_name: str = "FloatStorage", **kw) -> bytes:
+    """One ``torch.storage._load_from_bytes`` payload: a legacy stream whose main object is a storage."""
+    data = _floats(numel) if data is None else data
+    return torch_legacy(_Storage("0", numel, type_name), {"0": (data, numel)}, **kw)
+
+
+def _in_pickle(obj, protocol: int = 4) -> bytes:
+    return pickle.dumps({"G_ema": obj}, protocol=protocol)
+
+
+def _lazy_tensor(payload: bytes, offset=0, size=(4,), stride=(1,)):
+    return _tensor(_Reduce(torch.storage._load_from_bytes, payload), offset, size, stride)
+
+
+# ----- class 1: numpy through the allow-list --------------------------------------------------------
+_MULTIARRAY = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+_GOOD_DTYPE_STATE = (3, "<", None, None, None, -1, -1, 0)
+
+
+def _dtype(name="f4", state=_GOOD_DTYPE_STATE):
+    return _ReduceState(np.dtype, (name, False, True), state)
+
+
+def _array(dtype, shape=(1,), raw=b"\0" * 4, version=1):
+    return _ReduceState(_MULTIARRAY._reconstruct, (np.ndarray, (0,), b"b"), (version, shape, dtype, False, raw))
+
+
+def numpy_cases() -> list:
+    out: list = []
+    far = {"a": (np.dtype("f8"), 10**9)}
+    states = {
+        "field_offset_far": (3, "<", None, ("a",), far, 8, 1, 0),
+        "field_offset_small": (3, "<", None, ("a",), {"a": (np.dtype("i8"), 64)}, 8, 1, 0),
+        "fields_only": (3, "<", None, None, far, -1, -1, 0),
+        "names_only": (3, "<", None, ("a", "b"), None, -1, -1, 0),
+        "subarray": (3, "<", (np.dtype("f4"), (10**6,)), None, None, -1, -1, 0),
+        "elsize_huge": (3, "|", None, None, None, 10**9, -1, 0),
+        "alignment_odd": (3, "<", None, None, None, -1, 7, 0),
+        "flags_pyapi": (3, "<", None, None, None, -1, -1, 0x10),
+        "metadata": (4, "<", None, None, None, -1, -1, 0, {"evil": 1}),
+        "version_99": (99, "<", None, None, None, -1, -1, 0),
+        "byteorder_x": (3, "x", None, None, None, -1, -1, 0),
+        "short_state": (3, "<"),
+        "state_not_tuple": {"byteorder": "<"},
+    }
+    for tag, state in states.items():
+        _case(out, f"c1_dtype_{tag}.pkl", _in_pickle(_array(_dtype("f8" if "field" in tag else "f4", state),
+                                                            raw=b"\0" * 8)), "numpy")
+    for tag, state in [("field_offset_far", states["field_offset_far"]), ("subarray", states["subarray"])]:
+        _case(out, f"c1_bare_dtype_{tag}.pkl", _in_pickle({"kind": _dtype("f8", state)}), "numpy")
+    for tag, name in [("void", "V8"), ("object", "O"), ("object8", "O8"), ("complex64", "c8"), ("complex128", "c16"),
+                      ("longdouble", "g"), ("float128", "f16"), ("unicode", "U4"), ("bytes", "S4"),
+                      ("datetime", "M8[s]"), ("timedelta", "m8"), ("ordered_f4", "<f4"), ("structured", "i4,i4"),
+                      ("char_e", "e"), ("not_str", 4)]:
+        _case(out, f"c1_dtype_type_{tag}.pkl", _in_pickle(_array(_dtype(name))), "numpy dtype")
+    good = _dtype("f4")
+    _case(out, "c1_array_bytes_short.pkl", _in_pickle(_array(good, shape=(1000,), raw=b"\0" * 4)), "does not match")
+    _case(out, "c1_array_bytes_long.pkl", _in_pickle(_array(good, shape=(1,), raw=b"\0" * 64)), "does not match")
+    _case(out, "c1_array_negative_shape.pkl", _in_pickle(_array(good, shape=(-1,))), "shape")
+    _case(out, "c1_array_shape_int.pkl", _in_pickle(_array(good, shape=7)), "shape")
+    _case(out, "c1_array_shape_huge.pkl", _in_pickle(_array(good, shape=(2**40, 2**40))), "does not match")
+    _case(out, "c1_array_raw_list.pkl", _in_pickle(_array(good, raw=[1, 2, 3])), "raw bytes")
+    _case(out, "c1_array_dtype_str.pkl", _in_pickle(_array("f4")), "dtype")
+    _case(out, "c1_array_state_short.pkl", _in_pickle(_ReduceState(
+        _MULTIARRAY._reconstruct, (np.ndarray, (0,), b"b"), (1, (1,)))), "numpy array state")
+    _case(out, "c1_scalar_wrong_length.pkl", _in_pickle(_Reduce(_MULTIARRAY.scalar, good, b"\0" * 9)), "scalar")
+    _case(out, "c1_scalar_str_data.pkl", _in_pickle(_Reduce(_MULTIARRAY.scalar, good, "abcd")), "scalar")
+    _case(out, "c1_scalar_object_dtype.pkl", _in_pickle(_Reduce(_MULTIARRAY.scalar, _dtype("O"), b"\0" * 8)),
+          "numpy dtype")
+    # opcode-level: BUILD on the ndarray global itself, NEWOBJ of it, and _reconstruct of a subclass
+    head = b"\x80\x02}X\x05\x00\x00\x00G_ema"
+    _case(out, "c1_build_on_ndarray_global.pkl", head + b"cnumpy\nndarray\n}X\x01\x00\x00\x00aK\x01sbs.", "state")
+    _case(out, "c1_newobj_ndarray.pkl", head + b"cnumpy\nndarray\nK\x05\x85\x81s.", "ndarray")
+    _case(out, "c1_reconstruct_subclass.pkl", head + b"cnumpy.core.multiarray\n_reconstruct\n"
+          b"cdnnlib.util\nEasyDict\nK\x00\x85C\x01b\x87Rs.", "subclass")
+    # the attack as found: a numpy scalar with such a dtype in an NVlabs generator's init kwargs, where
+    # reading it (.item(), repr) would read memory past the buffer
+    from model_files import oracle
+
+    sd2, _, meta2 = oracle("stylegan2_cond16")
+    for tag in ("field_offset_far", "field_offset_small", "subarray", "elsize_huge"):
+        evil = _Reduce(_MULTIARRAY.scalar, _dtype("f8", states[tag]), b"\0" * 8)
+        _case(out, f"c1_init_kwargs_scalar_{tag}.pkl", nvlabs_pickle_bytes(sd2, {**meta2["init_kwargs"], "conv_clamp": evil}),
+              "numpy")
+    _case(out, "c1_masked_array.pkl", _in_pickle(np.ma.masked_array([1.0, 2.0], mask=[0, 1])), "numpy.ma")
+    return out
+
+
+def dcgan_with_view(kind: str, numel: int, offset: int) -> bytes:
+    """The tiny DCGAN whose ``main.3.weight`` [16, 3, 4, 4] is a view at ``offset`` of a ``numel``-element storage."""
+    sd = tiny_dcgan_state()
+    storages, tensors = {}, {}
+    for i, (key, t) in enumerate(sd.items()):
+        t = t.contiguous()
+        n = numel if key == "main.3.weight" else t.numel()
+        type_name = {torch.float32: "FloatStorage", torch.int64: "LongStorage"}[t.dtype]
+        raw = t.reshape(-1).numpy().tobytes()
+        raw = (raw + bytes(n * t.element_size()))[: n * t.element_size()]
+        st = _Storage(str(i), n, type_name)
+        storages[str(i)] = raw
+        stride = tuple(torch.empty(t.shape).stride())
+        tensors[key] = _tensor(st, offset if key == "main.3.weight" else 0, tuple(t.shape), stride)
+        if kind == "pickle":
+            payload = torch_legacy(_Storage("0", n, type_name), {"0": (raw, n)})
+            tensors[key] = _tensor(_Reduce(torch.storage._load_from_bytes, payload),
+                                   offset if key == "main.3.weight" else 0, tuple(t.shape), stride)
+    if kind == "pickle":
+        return pickle.dumps({"netG_state_dict": tensors}, protocol=4)
+    if kind == "zip":
+        return torch_zip({"netG_state_dict": tensors}, storages)
+    return torch_legacy(tensors, {k: (v, len(v) // (8 if k == "5" else 4)) for k, v in storages.items()})
+
+
+# ----- class 2: tensor rebuilds (pickles, torch zip, legacy torch) --------------------------------
+VIEW_ATTACKS = {  # (offset, size, stride) on a storage of 4 floats
+    "offset_past_end": (100, (2, 2), (2, 1)),
+    "size_past_end": (0, (3, 3), (3, 1)),
+    "stride_past_end": (0, (2, 2), (4, 1)),
+    "stride0_expand_gb": (0, (1 << 15, 1 << 15), (0, 0)),
+    "negative_stride": (3, (4,), (-1,)),
+    "negative_size": (0, (-4,), (1,)),
+    "negative_offset": (-2, (4,), (1,)),
+    "float_offset": (0.5, (4,), (1,)),
+    "bool_size": (0, (True, True), (1, 1)),
+    "huge_int_size": (0, (2**70,), (0,)),
+    "rank_mismatch": (0, (2, 2), (1,)),
+    "forty_dims": (0, (1,) * 40, (1,) * 40),
+}
+
+
+def tensor_cases() -> list:
+    out: list = []
+    # NVlabs style: torch._utils._rebuild_tensor_v2(torch.storage._load_from_bytes(<legacy bytes>), ...)
+    pay = _payload(4)
+    for tag, (off, size, stride) in VIEW_ATTACKS.items():
+        _case(out, f"c2_pickle_{tag}.pkl", _in_pickle(_lazy_tensor(pay, off, size, stride)))
+    EXPECT["c2_pickle_offset_past_end.pkl"] = EXPECT["c2_pickle_size_past_end.pkl"] = "does not hold"
+    EXPECT["c2_pickle_stride0_expand_gb.pkl"] = "declare"
+    payloads = {
+        "wrong_magic": _payload(4, magic=12345),
+        "wrong_protocol": _payload(4, protocol_version=7),
+        "big_endian": _payload(4, sys_info={**SYS_INFO, "little_endian": False}),
+        "numel_header_mismatch": _payload(4, numel_header=1 << 40),
+        "data_truncated": _payload(4)[:-8],
+        "data_trailing": _payload(4) + b"\0" * 16,
+        "declared_larger": torch_legacy(_Storage("0", 1 << 30), {"0": (_floats(4), 1 << 30)}),
+        "two_storages": torch_legacy([_Storage("0", 4), _Storage("1", 4)], {"0": (_floats(4), 4), "1": (_floats(4), 4)}),
+        "main_is_dict": torch_legacy({"s": _Storage("0", 4)}, {"0": (_floats(4), 4)}),
+        "complex_storage": _payload(2, data=_floats(4), type_name="ComplexFloatStorage"),
+        "keys_mismatch": _payload(4, keys=["0", "9"]),
+        "pid_short": _payload(4, pid=("storage", torch.FloatStorage, "0", "cpu")),
+        "pid_type_str": _payload(4, pid=("storage", "FloatStorage", "0", "cpu", 4, None)),
+        "pid_numel_float": _payload(4, pid=("storage", torch.FloatStorage, "0", "cpu", 4.0, None)),
+        "header_global": _payload(4, sys_info=_Reduce(os.getcwd)),
+        "empty": b"",
+    }
+    for tag, payload in payloads.items():
+        _case(out, f"c2_payload_{tag}.pkl", _in_pickle(_lazy_tensor(payload)), "storage" if tag != "header_global" else "")
+    _case(out, "c2_rebuild_on_int.pkl", _in_pickle(_tensor(7, 0, (1,), (1,))), "not a storage")
+    _case(out, "c2_parameter_of_dict.pkl", _in_pickle(_Reduce(torch._utils._rebuild_parameter, {"a": 1}, False,
+                                                              collections.OrderedDict())), "not a tensor")
+    _case(out, "c2_load_from_bytes_str.pkl", _in_pickle(_Reduce(torch.storage._load_from_bytes, "text")), "bytes")
+    _case(out, "c2_build_on_tensor.pkl", _in_pickle(_ReduceState(
+        torch._utils._rebuild_tensor_v2, (_Reduce(torch.storage._load_from_bytes, pay), 0, (4,), (1,), False,
+                                          collections.OrderedDict()),
+        (_Reduce(torch.storage._load_from_bytes, pay), 100, (4,), (1,)))), "state")
+    # the same views inside an otherwise valid DCGAN, in all three containers: without the checks torch
+    # grows the storage and the uninitialised memory loads as weights
+    for tag, (key_numel, off) in {"offset_past_end": (768, 100), "storage_too_small": (4, 0)}.items():
+        for kind, ext in (("pickle", "pkl"), ("zip", "pt"), ("legacy", "pth")):
+            _case(out, f"c2_dcgan_{kind}_{tag}.{ext}", dcgan_with_view(kind, key_numel, off), "does not hold")
+    # torch zip: data.pkl names storages that data/<key> entries hold
+    data4 = {"0": _floats(4)}
+    for tag in ("offset_past_end", "size_past_end", "stride0_expand_gb", "negative_stride", "float_offset",
+                "huge_int_size", "rank_mismatch", "forty_dims"):
+        off, size, stride = VIEW_ATTACKS[tag]
+        _case(out, f"c2_zip_{tag}.pt", torch_zip({"w": _tensor(_Storage("0", 4), off, size, stride)}, data4))
+    EXPECT["c2_zip_offset_past_end.pt"] = EXPECT["c2_zip_size_past_end.pt"] = "does not hold"
+    EXPECT["c2_zip_stride0_expand_gb.pt"] = "declare"
+    st = _Storage("0", 4)
+    _case(out, "c2_zip_entry_smaller.pt", torch_zip({"w": _tensor(_Storage("0", 1000), 0, (1000,), (1,))}, data4),
+          "entry holds")
+    _case(out, "c2_zip_entry_missing.pt", torch_zip({"w": _tensor(_Storage("7", 4), 0, (4,), (1,))}, data4), "no entry")
+    _case(out, "c2_zip_key_twice.pt", torch_zip({"a": _tensor(st, 0, (4,), (1,)),
+                                                 "b": _tensor(_Storage("0", 2), 0, (2,), (1,))}, data4), "twice")
+    _case(out, "c2_zip_complex.pt", torch_zip({"w": _tensor(_Storage("0", 2, "ComplexFloatStorage"), 0, (2,), (1,))},
+                                              data4), "complex")
+    _case(out, "c2_zip_legacy_set.pt", torch_zip({"w": _ReduceState(torch.Tensor, (), (st, 100, (4,), (1,)))}, data4),
+          "legacy BUILD")
+    _case(out, "c2_zip_tensor_ctor.pt", torch_zip({"w": _Reduce(torch.FloatTensor, 1 << 34)}, data4), "constructor")
+    _case(out, "c2_zip_storage_v3_wider.pt", torch_zip({"w": _Reduce(
+        torch._utils._rebuild_tensor_v3, _Storage("0", 4, "ByteStorage"), 0, (1,), (1,), False,
+        collections.OrderedDict(), torch.float64)}, {"0": b"\0" * 4}), "does not hold")
+    for fn in ("_rebuild_qtensor", "_rebuild_sparse_tensor", "_rebuild_wrapper_subclass",
+               "_rebuild_meta_tensor_no_storage", "_rebuild_nested_tensor", "_rebuild_device_tensor_from_numpy"):
+        _case(out, f"c2_zip_{fn.strip('_')}.pt", torch_zip({"w": _Reduce(getattr(torch._utils, fn), 1, 2)}, data4), fn)
+    _case(out, "c2_zip_pid_legacy_length.pt", torch_zip(None, data4, data_pkl=_dump_storages(
+        {"w": _tensor(st, 0, (4,), (1,))}, legacy=True)), "persistent id")
+    two = io.BytesIO()
+    with zipfile.ZipFile(two, "w") as z:
+        z.writestr("a/data.pkl", _dump_storages({"w": _tensor(st, 0, (4,), (1,))}))
+        z.writestr("b/data.pkl", _dump_storages({"w": _tensor(st, 100, (4,), (1,))}))
+        z.writestr("a/data/0", _floats(4))
+    _case(out, "c2_zip_two_data_pkl.pt", two.getvalue(), "data.pkl")
+    # legacy torch files (the whole file in the pre-zip format)
+    leg4 = {"0": (_floats(4), 4)}
+    for tag in ("offset_past_end", "size_past_end", "stride0_expand_gb", "negative_offset"):
+        off, size, stride = VIEW_ATTACKS[tag]
+        _case(out, f"c2_legacy_{tag}.pth", torch_legacy({"w": _tensor(st, off, size, stride)}, leg4))
+    EXPECT["c2_legacy_offset_past_end.pth"] = "does not hold"
+    EXPECT["c2_legacy_stride0_expand_gb.pth"] = "declare"
+    good = {"w": _tensor(st, 0, (4,), (1,))}
+    _case(out, "c2_legacy_numel_header.pth", torch_legacy(good, leg4, numel_header=1 << 40), "holds")
+    _case(out, "c2_legacy_data_truncated.pth", torch_legacy(good, leg4)[:-6], "")
+    _case(out, "c2_legacy_keys_extra.pth", torch_legacy(good, leg4, keys=["0", "1"]), "storage list")
+    _case(out, "c2_legacy_big_endian.pth", torch_legacy(good, leg4, sys_info={**SYS_INFO, "little_endian": False}),
+          "big-endian")
+    _case(out, "c2_legacy_declared_huge.pth", torch_legacy({"w": _tensor(_Storage("0", 1 << 36), 0, (4,), (1,))},
+                                                           {"0": (_floats(4), 1 << 36)}), "")
+    return out
+
+
+# ----- class 3: decompression bombs -----------------------------------------------------------------
+BOMB_BYTES = 40 << 20  # inflates to 40 MiB from about 40 KiB: past 16x the file plus 16 MiB
+
+
+def _lie_about_size(blob: bytes, entry: str, size: int) -> bytes:
+    """Patch the central directory so that ``entry`` claims ``size`` uncompressed bytes."""
+    data = bytearray(blob)
+    name = entry.encode()
+    pos = data.rfind(b"PK\x01\x02" + b"")
+    while pos != -1:
+        n = struct.unpack_from("<H", data, pos + 28)[0]
+        if bytes(data[pos + 46: pos + 46 + n]) == name:
+            struct.pack_into("<I", data, pos + 24, size)
+            return bytes(data)
+        pos = data.rfind(b"PK\x01\x02", 0, pos)
+    raise AssertionError(entry)
+
+
+def _npy(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _npy_header(descr: str, shape: tuple, fortran: bool = False, pad_to: int = 0) -> bytes:
+    header = repr({"descr": descr, "fortran_order": fortran, "shape": shape}).encode()
+    header += b" " * max(0, pad_to - len(header)) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header if len(header) < 65536 else \
+        b"\x93NUMPY\x02\x00" + struct.pack("<I", len(header)) + header
+
+
+def _npz(entries: dict, compress: int = zipfile.ZIP_STORED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for n, d in entries.items():
+            z.writestr(n, d, compress_type=compress, compresslevel=1 if compress == zipfile.ZIP_DEFLATED else None)
+    return out.getvalue()
+
+
+def bomb_cases() -> list:
+    out: list = []
+    zeros = bytes(BOMB_BYTES)
+    numel = BOMB_BYTES // 4
+    _case(out, "c3_zip_deflate_bomb.pt", torch_zip({"w": _tensor(_Storage("0", numel), 0, (numel,), (1,))},
+                                                   {"0": zeros}, compress=zipfile.ZIP_DEFLATED), "inflate")
+    small = torch_zip({"w": _tensor(_Storage("0", 4), 0, (4,), (1,))}, {"0": _floats(4)})
+    _case(out, "c3_zip_central_dir_lies.pt", _lie_about_size(small, "archive/data/0", 0xFFFFFFF0), "inflate")
+    _case(out, "c3_zip_data_pkl_lies.pt", _lie_about_size(small, "archive/data.pkl", 0xFFFFFFF0), "inflate")
+    _case(out, "c3_zip_bzip2.pt", torch_zip({"w": _tensor(_Storage("0", 4), 0, (4,), (1,))}, {"0": _floats(4)},
+                                            compress=zipfile.ZIP_BZIP2), "compression method")
+    _case(out, "c3_zip_lzma.pt", torch_zip({"w": _tensor(_Storage("0", 4), 0, (4,), (1,))}, {"0": _floats(4)},
+                                           compress=zipfile.ZIP_LZMA), "compression method")
+    comp = _npy(np.ones((2, 1, 4), np.float32))
+    std = _npy(np.ones(2, np.float32))
+    big = _npy_header("<f4", (numel,)) + zeros
+    _case(out, "c3_dir_npz_deflate_bomb.npz", _npz({"lat_comp.npy": big, "lat_stdev.npy": std}, zipfile.ZIP_DEFLATED),
+          "inflate")
+    honest = _npz({"lat_comp.npy": comp, "lat_stdev.npy": std})
+    _case(out, "c3_dir_npz_central_dir_lies.npz", _lie_about_size(honest, "lat_comp.npy", 0xFFFFFFF0), "inflate")
+    _case(out, "c3_dir_npz_header_huge_shape.npz", _npz({"lat_comp.npy": _npy_header("<f4", (10**6, 1, 10**6)) + comp[-32:],
+                                                         "lat_stdev.npy": std}), "declares")
+    _case(out, "c3_dir_npz_object_dtype.npz", _npz({"lat_comp.npy": _npy_header("|O", (2,)) + b"\0" * 16,
+                                                    "lat_stdev.npy": std}), "not read")
+    _case(out, "c3_dir_npz_structured.npz", _npz({"lat_comp.npy": _npy_header("[('a', '<f4')]", (2,)) + b"\0" * 8,
+                                                  "lat_stdev.npy": std}), "npy")
+    _case(out, "c3_dir_npz_complex.npz", _npz({"lat_comp.npy": _npy(np.ones((2, 4), np.complex64)),
+                                               "lat_stdev.npy": std}), "not read")
+    _case(out, "c3_dir_npz_many_entries.npz", _npz({f"e{i}.npy": std for i in range(1500)}), "entries")
+    _case(out, "c3_dir_npz_bzip2.npz", _npz({"lat_comp.npy": comp, "lat_stdev.npy": std}, zipfile.ZIP_BZIP2),
+          "compression method")
+    _case(out, "c3_dir_npy_header_huge.npy", _npy_header("<f4", (1, 2**40)) + b"\0" * 64, "declares")
+    _case(out, "c3_dir_npy_header_too_long.npy", _npy_header("<f4", (1, 4), pad_to=70_000) + b"\0" * 16, "npy")
+    _case(out, "c3_dir_npy_object.npy", _npy_header("|O", (1, 2)) + b"\0" * 16, "not read")
+    _case(out, "c3_dir_npy_fortran_huge.npy", _npy_header("<f8", (2**31, 2**31), fortran=True) + b"\0" * 8, "declares")
+    _case(out, "c3_dir_npy_shape_negative.npy", _npy_header("<f4", (1, -4)) + b"\0" * 16, "shape")
+    return out
+
+
+# ----- class 4: configurations -----------------------------------------------------------------------
+def nvlabs_pickle_bytes(sd: dict, init_kwargs: dict, src: str | None = None) -> bytes:
+    """An NVlabs snapshot (G, D, G_ema) of ``sd`` with these init kwargs, written as NVlabs tools write it."""
+    from model_files import HARMLESS_SRC, persistent_tree, stand_in_modules
+
+    with stand_in_modules() as ns:
+        kw = ns.EasyDict({k: (ns.EasyDict(v) if isinstance(v, dict) else v) for k, v in init_kwargs.items()})
+        g = persistent_tree(sd, ns, src or HARMLESS_SRC, "Generator", kw)
+        return pickle.dumps({"G": g, "D": None, "G_ema": g, "augment_pipe": None}, protocol=4)
+
+
+def _safetensors_bytes(sd: dict, metadata: dict | None = None) -> bytes:
+    from safetensors.torch import save
+
+    return save({k: v.contiguous() for k, v in sd.items()}, metadata=metadata)
+
+
+def _deep_json(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def tiny_zoo_state() -> dict:
+    from gan_latent_lab.loaders.pggan_zoo import ZooPGGAN
+
+    cfg = {"latent_dim": 8, "depths": [8, 8], "dim_output": 3, "num_rgb": 2, "category_dim": 0, "leakyness": 0.2,
+           "normalization": True, "equalized": True, "tanh": False}
+    torch.manual_seed(0)
+    return {k: v.clone() for k, v in ZooPGGAN(cfg).state_dict().items()}
+
+
+def config_cases() -> list:
+    from model_files import biggan_oracle, oracle
+
+    out: list = []
+    sd2, _, meta2 = oracle("stylegan2_cond16")
+    kw2 = meta2["init_kwargs"]
+    sg2 = {
+        "z_dim_zero": {"z_dim": 0}, "z_dim_negative": {"z_dim": -1}, "z_dim_inf": {"z_dim": float("inf")},
+        "z_dim_nan": {"z_dim": float("nan")}, "z_dim_text": {"z_dim": "24"}, "z_dim_huge": {"z_dim": 10**9},
+        "w_dim_zero": {"w_dim": 0}, "c_dim_negative": {"c_dim": -5},
+        "resolution_2e30": {"img_resolution": 2**30}, "resolution_inf": {"img_resolution": float("inf")},
+        "resolution_12": {"img_resolution": 12}, "resolution_zero": {"img_resolution": 0},
+        "img_channels_1000": {"img_channels": 1000}, "channel_max_negative": {"channel_max": -1},
+        "channel_base_nan": {"channel_base": float("nan")}, "conv_clamp_negative": {"conv_clamp": -1.0},
+        "conv_clamp_nan": {"conv_clamp": float("nan")}, "architecture_evil": {"architecture": "evil"},
+        "resample_filter_20000_taps": {"resample_filter": [1.0] * 20000},
+        "resample_filter_zero": {"resample_filter": [0.0, 0.0]}, "resample_filter_text": {"resample_filter": "1331"},
+        "mapping_layers_1e9": {"mapping_kwargs": {"num_layers": 10**9}},
+        "mapping_layers_negative": {"mapping_kwargs": {"num_layers": -1}},
+        "mapping_lr_zero": {"mapping_kwargs": {"num_layers": 3, "lr_multiplier": 0.0}},
+        "mapping_kwargs_list": {"mapping_kwargs": [1, 2]},
+        "synthesis_kwargs_text": {"synthesis_kwargs": "x"},
+        "kwargs_deeply_nested": {"extra": _nest(300)},
+    }
+    fields = {"resolution": "img_resolution", "mapping_layers": "mapping_layers", "mapping_lr": "mapping_lr_mul",
+              "resample_filter": "resample_filter", "architecture": "architecture", "kwargs": "", "z_dim": "z_dim",
+              "w_dim": "w_dim", "c_dim": "c_dim", "img_channels": "img_channels", "channel_max": "channel_max",
+              "channel_base": "channel_base", "conv_clamp": "conv_clamp"}
+    for tag, change in sg2.items():
+        field = next((f for k, f in fields.items() if tag.startswith(k)), "")
+        _case(out, f"c4_nvlabs_sg2_{tag}.pkl", nvlabs_pickle_bytes(sd2, {**kw2, **change}), field)
+    sd3, _, meta3 = oracle("stylegan3t_uncond16")
+    kw3 = meta3["init_kwargs"]
+    sg3 = {"filter_size_20000": {"filter_size": 20000}, "num_layers_1e9": {"num_layers": 10**9},
+           "num_critical_99": {"num_critical": 99}, "margin_size_1e9": {"margin_size": 10**9},
+           "resolution_2e30": {"img_resolution": 2**30}, "first_cutoff_zero": {"first_cutoff": 0.0},
+           "magnitude_ema_beta_nan": {"magnitude_ema_beta": float("nan")}, "conv_kernel_1001": {"conv_kernel": 1001},
+           "lrelu_upsampling_1e6": {"lrelu_upsampling": 10**6}, "channel_base_inf": {"channel_base": float("inf")},
+           "synthesis_kwargs_list": {"synthesis_kwargs": [1]}}
+    for tag, change in sg3.items():
+        field = {"resolution_2e30": "img_resolution", "synthesis_kwargs_list": "synthesis_kwargs"}.get(
+            tag, "_".join(p for p in tag.split("_") if not p[0].isdigit() and p not in ("zero", "nan", "inf", "1e9",
+                                                                                        "1e6", "list")))
+        _case(out, f"c4_nvlabs_sg3_{tag}.pkl", nvlabs_pickle_bytes(sd3, {**kw3, **change}, "class SynthesisInput: pass\n"),
+              field)
+    # a bare StyleGAN2 state dict with a config.json beside it
+    bare = _safetensors_bytes(sd2)
+    side = {"z_dim_zero": {"z_dim": 0}, "resolution_2e30": {"img_resolution": 2**30},
+            "mapping_layers_1e9": {"mapping_layers": 10**9}, "channel_max_text": {"channel_max": "big"},
+            "init_kwargs_text": {"init_kwargs": "x"}}
+    for tag, cfg in side.items():
+        field = {"z_dim_zero": "z_dim", "resolution_2e30": "img_resolution", "mapping_layers_1e9": "mapping_layers",
+                 "channel_max_text": "channel_max", "init_kwargs_text": "init_kwargs"}[tag]
+        _case(out, f"c4_sidecar_sg2_{tag}", {"model.safetensors": bare, "config.json": json.dumps(cfg).encode()}, field)
+    for tag, text in {"json_nested_10000": _deep_json(10_000), "json_nested_40": '{"a":' * 40 + "1" + "}" * 40,
+                      "json_nan": '{"z_dim": NaN}', "json_infinity": '{"img_resolution": Infinity}',
+                      "json_list": "[1, 2, 3]", "json_truncated": '{"z_dim": 2', "json_17mib": " " * (17 << 20) + "{}",
+                      "json_not_utf8": '{"a": "\xff\xfe"}'.encode("latin1").decode("latin1")}.items():
+        raw = text.encode("latin1") if tag == "json_not_utf8" else text.encode()
+        _case(out, f"c4_sidecar_{tag}", {"model.safetensors": bare, "config.json": raw}, "config")
+    # our own converted files: the config in the safetensors metadata
+    tiny = tiny_dcgan_state()
+    dc_layers = [{"index": 0, "kind": "convT", "in": 8, "out": 16, "kernel": 4, "stride": 1, "padding": 0, "bias": False},
+                 {"index": 1, "kind": "bn", "features": 16},
+                 {"index": 3, "kind": "convT", "in": 16, "out": 3, "kernel": 4, "stride": 2, "padding": 1, "bias": False}]
+    dc_cfg = {"layers": dc_layers, "in_dim": 8, "z_dim": 8, "c_dim": 0, "resolution": 8, "img_channels": 3}
+    native = {
+        "dcgan_kernel_huge": {**dc_cfg, "layers": [{**dc_layers[0], "kernel": 64, "out": 65536}, *dc_layers[1:]]},
+        "dcgan_index_1e9": {**dc_cfg, "layers": [{**dc_layers[0], "index": 10**9}, *dc_layers[1:]]},
+        "dcgan_z_dim_zero": {**dc_cfg, "z_dim": 0},
+        "dcgan_layers_1e5": {**dc_cfg, "layers": dc_layers * 40_000},
+        "dcgan_layers_not_list": {**dc_cfg, "layers": "convT"},
+        "dcgan_stride_nan": {**dc_cfg, "layers": [dc_layers[0], dc_layers[1], {**dc_layers[2], "stride": 1e400}]},
+    }
+    for tag, cfg in native.items():
+        meta = {"format": "gan-latent-lab", "arch": "dcgan", "config": json.dumps(cfg)}
+        _case(out, f"c4_native_{tag}.safetensors", _safetensors_bytes(tiny, meta),
+              {"kernel": "implies", "index": "index", "z": "z_dim", "layers": "layers", "stride": "config"}[tag.split("_")[1]])
+    sg2_native = {"img_resolution": 8192, "channel_max": 65536, "channel_base": 1 << 26, "z_dim": 24, "c_dim": 5,
+                  "w_dim": 16, "mapping_layers": 3}
+    _case(out, "c4_native_stylegan2_implies_terabytes.safetensors", _safetensors_bytes(
+        sd2, {"format": "gan-latent-lab", "arch": "stylegan2", "config": json.dumps(sg2_native)}), "implies")
+    _case(out, "c4_native_config_nested.safetensors", _safetensors_bytes(
+        tiny, {"format": "gan-latent-lab", "arch": "dcgan", "config": '{"a":' * 100 + "1" + "}" * 100}), "nests")
+    # BigGAN folders: pytorch_model.bin + config.json
+    bg_cfg, bg_state, _ = biggan_oracle()
+    buf = io.BytesIO()
+    torch.save(dict(bg_state), buf)
+    bin_ = buf.getvalue()
+    for tag, change in {"layers_1e5": {"layers": [[False, 16, 16]] * 100_000}, "channel_width_1e9": {"channel_width": 10**9},
+                        "eps_zero": {"eps": 0}, "num_classes_negative": {"num_classes": -1},
+                        "layer_width_1e9": {"layers": [[True, 10**9, 1]]}, "n_stats_text": {"n_stats": "many"},
+                        "attention_position_1e9": {"attention_layer_position": 10**9}}.items():
+        field = {"layers": "layers", "channel": "channel_width", "eps": "eps", "num": "num_classes", "layer": "layers",
+                 "n": "n_stats", "attention": "attention_layer_position"}[tag.split("_")[0]]
+        _case(out, f"c4_biggan_{tag}", {"pytorch_model.bin": bin_, "config.json": json.dumps({**bg_cfg, **change}).encode()},
+              field)
+    # genforce: a PGGAN / StyleGAN2 state dict with declared kwargs beside it
+    from safetensors.torch import load_file
+
+    from helpers import ORACLES
+
+    for arch, changes in {"pggan": {"resolution_2e30": {"resolution": 2**30}, "fmaps_max_1e9": {"fmaps_max": 10**9},
+                                    "label_size_negative": {"label_size": -1}},
+                          "stylegan2": {"mapping_layers_1e9": {"mapping_layers": 10**9},
+                                        "fused_scale_maybe": {"fused_scale": "maybe"},
+                                        "w_space_dim_zero": {"w_space_dim": 0}}}.items():
+        st = _safetensors_bytes(load_file(ORACLES / f"{arch}_genforce16.safetensors"))
+        for tag, change in changes.items():
+            field = "_".join(p for p in tag.split("_") if p not in ("2e30", "1e9", "negative", "maybe", "zero"))
+            _case(out, f"c4_genforce_{arch}_{tag}", {"model.safetensors": st, "config.json": json.dumps(change).encode()},
+                  field)
+    # pytorch_GAN_zoo: the trainer config beside the file
+    zoo = io.BytesIO()
+    torch.save({"avgG": tiny_zoo_state()}, zoo)
+    for tag, cfg in {"leakyness_5": {"leakyReluLeak": 5.0}, "category_negative": {"categoryVectorDim": -3},
+                     "category_text": {"categoryVectorDim": "x"}}.items():
+        _case(out, f"c4_zoo_{tag}", {"generator.pth": zoo.getvalue(), "config.json": json.dumps(cfg).encode()},
+              {"leakyness": "leakyness", "category": "category_dim"}[tag.split("_")[0]])
+    return out
+
+
+def _nest(depth: int):
+    x: list = []
+    for _ in range(depth):
+        x = [x]
+    return x
+
+
+# ----- class 5: format sniffing and weight types ------------------------------------------------------
+def safetensors_with_header(sd: dict, header_len: int) -> bytes:
+    """A valid safetensors file whose JSON header is exactly ``header_len`` bytes (metadata padding)."""
+    for k in range(0, header_len):
+        blob = _safetensors_bytes(sd, {"pad": "x" * k})
+        (n,) = struct.unpack("<Q", blob[:8])
+        if n == header_len:
+            return blob
+        if n > header_len:
+            break
+    raise AssertionError(f"no padding gives a {header_len}-byte header")
+
+
+def dtype_cases() -> list:
+    out: list = []
+    tiny = tiny_dcgan_state()
+    meta = {"format": "gan-latent-lab", "arch": "dcgan", "config": json.dumps({
+        "layers": [{"index": 0, "kind": "convT", "in": 8, "out": 16, "kernel": 4, "stride": 1, "padding": 0, "bias": False},
+                   {"index": 1, "kind": "bn", "features": 16},
+                   {"index": 3, "kind": "convT", "in": 16, "out": 3, "kernel": 4, "stride": 2, "padding": 1, "bias": False}],
+        "in_dim": 8, "z_dim": 8, "c_dim": 0, "resolution": 8, "img_channels": 3})}
+    for tag, dtype in [("complex64", torch.complex64), ("int32", torch.int32), ("int64", torch.int64),
+                       ("bool", torch.bool), ("uint8", torch.uint8), ("int8", torch.int8)]:
+        sd = dict(tiny)
+        sd["main.0.weight"] = tiny["main.0.weight"].to(dtype)
+        _case(out, f"c5_native_weights_{tag}.safetensors", _safetensors_bytes(sd, meta), "floating point")
+    # a header length whose bytes look like a pickle, but the header does not fit: not safetensors
+    fake = struct.pack("<Q", 0x380) + b"{" + b" " * 40
+    _case(out, "c5_header_longer_than_file.safetensors", fake)
+    _case(out, "c5_pickle_lookalike.pkl", b"\x80\x03" + b"\0" * 6 + b"{" + b"." * 20, "")
+    return out
+
+
+def valid_edge_cases() -> list[tuple[str, bytes]]:
+    """Files that must load: safetensors headers whose length bytes read ``80 02..05`` (like a pickle),
+    half-precision and bfloat16 weights in every container, and a float16 NVlabs-style pickle."""
+    tiny = tiny_dcgan_state()
+    out = [(f"header_{n}.safetensors", safetensors_with_header(tiny, n)) for n in (640, 896, 1152, 1408)]
+    for dtype in (torch.float16, torch.bfloat16):
+        sd = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in tiny.items()}
+        tag = str(dtype).split(".")[1]
+        buf = io.BytesIO()
+        torch.save({"netG_state_dict": sd}, buf)
+        legacy = io.BytesIO()
+        torch.save(collections.OrderedDict(sd), legacy, _use_new_zipfile_serialization=False)
+        out += [(f"tiny_{tag}.safetensors", _safetensors_bytes(sd)), (f"tiny_{tag}.pt", buf.getvalue()),
+                (f"tiny_{tag}_legacy.pth", legacy.getvalue()),
+                (f"tiny_{tag}.pkl", pickle.dumps({"netG_state_dict": sd}, protocol=4))]
+    return out
+
+
+# ----- class 6: NaN weights, direction sets, latents; class 8: run files -----------------------------
+def _dirs_file(vectors, values=None, **meta) -> bytes:
+    vectors = torch.as_tensor(vectors)
+    values = torch.ones(vectors.shape[0] if vectors.ndim else 1) if values is None else torch.as_tensor(values)
+    md = {"format": "gan-latent-lab-directions", "method": "sefa", "space": "w", "slots": "null", "scale_kind": "none",
+          "fingerprint": "", "labels": "[]", "meta": "{}"}
+    md.update({k: (v if isinstance(v, str) else json.dumps(v)) for k, v in meta.items()})
+    return _safetensors_bytes({"vectors": vectors, "values": values}, md)
+
+
+def _latent_file(codes=None, z=None, **meta) -> bytes:
+    codes = torch.zeros(2, 1, 8) if codes is None else torch.as_tensor(codes)
+    tensors = {"codes": codes}
+    if z is not None:
+        tensors["z"] = torch.as_tensor(z)
+    md = {"format": "gan-latent-lab-latent", "fingerprint": "abc", "seeds": "[0, 1]", "truncation_psi": "1.0",
+          "space": "w"}
+    md.update(meta)
+    return _safetensors_bytes(tensors, md)
+
+
+def _run_file(**changes) -> bytes:
+    record = {"format": "gan-latent-lab-voynov", "version": 1, "step": 5, "target": 10, "config": {"k": 2},
+              "fingerprint": "abc", "deformator": {}, "reconstructor": {}, "opt_deformator": None,
+              "opt_reconstructor": {}, "rng": torch.zeros(8, dtype=torch.uint8), "directions": torch.eye(2, 8),
+              "done": False, "stats": None}
+    record.update(changes)
+    buf = io.BytesIO()
+    torch.save(record, buf)
+    return buf.getvalue()
+
+
+def error_type_cases() -> list:
+    out: list = []
+    tiny = tiny_dcgan_state()
+    for tag, value in [("nan", float("nan")), ("inf", float("inf")), ("neg_inf", float("-inf"))]:
+        sd = {k: v.clone() for k, v in tiny.items()}
+        sd["main.3.weight"][0, 0, 0, 0] = value
+        _case(out, f"c6_weights_{tag}.safetensors", _safetensors_bytes(sd), "NaN or infinite")
+        buf = io.BytesIO()
+        torch.save({"netG_state_dict": sd}, buf)
+        _case(out, f"c6_weights_{tag}.pt", buf.getvalue(), "NaN or infinite")
+    from model_files import oracle
+
+    sd2, _, meta2 = oracle("stylegan2_cond16")
+    bad = {k: v.clone() for k, v in sd2.items()}
+    bad["mapping.fc0.weight"][0, 0] = float("nan")
+    _case(out, "c6_weights_nan_nvlabs.pkl", nvlabs_pickle_bytes(bad, meta2["init_kwargs"]), "NaN or infinite")
+    _case(out, "c6_folder_without_weights", {"readme.txt": b"no weights here"}, "holds none")
+    eye = torch.eye(3, 8)
+    dirs = {
+        "zero_vector": _dirs_file(torch.cat([eye, torch.zeros(1, 8)])),
+        "nan_vector": _dirs_file(torch.full((2, 8), float("nan"))),
+        "nan_values": _dirs_file(eye, torch.tensor([1.0, float("nan"), 1.0])),
+        "values_count": _dirs_file(eye, torch.ones(5)),
+        "slots_fraction": _dirs_file(eye, slots=[0.5, 1]),
+        "slots_negative": _dirs_file(eye, slots=[-1, 2]),
+        "slots_bool": _dirs_file(eye, slots=[True]),
+        "slots_huge": _dirs_file(eye, slots=[10**12]),
+        "slots_text": _dirs_file(eye, slots="all"),
+        "slots_nested": _dirs_file(eye, slots="[" * 500 + "]" * 500),
+        "space_q": _dirs_file(eye, space="q"),
+        "space_empty": _dirs_file(eye, space=""),
+        "labels_dict": _dirs_file(eye, labels={"a": 1}),
+        "meta_list": _dirs_file(eye, meta=[1]),
+        "meta_nested": _dirs_file(eye, meta='{"a":' * 200 + "1" + "}" * 200),
+        "scale_kind_evil": _dirs_file(eye, scale_kind="evil"),
+        "vectors_1d": _dirs_file(torch.ones(8)),
+        "vectors_3d": _dirs_file(torch.ones(2, 2, 8)),
+        "vectors_int": _dirs_file(torch.ones(2, 8, dtype=torch.int32)),
+        "vectors_empty": _dirs_file(torch.ones(0, 8), torch.ones(0)),
+        "missing_values": _safetensors_bytes({"vectors": eye}, {"format": "gan-latent-lab-directions"}),
+        "dfl_zero_component": _safetensors_bytes({"component_00": torch.zeros(8), "component_01": torch.ones(8)}),
+        "dfl_nan_component": _safetensors_bytes({"component_00": torch.full((8,), float("nan"))}),
+        "dfl_lengths_differ": _safetensors_bytes({"component_00": torch.ones(8), "component_01": torch.ones(4)}),
+        "not_directions": _safetensors_bytes({"x": torch.ones(2)}),
+    }
+    expect = {"zero": "zero", "nan": "NaN", "values": "values", "slots": "slots", "space": "space", "labels": "labels",
+              "meta": "meta", "scale": "scale kind", "vectors": "vectors", "missing": "values", "dfl": "", "not": ""}
+    for tag, blob in dirs.items():
+        _case(out, f"c6_dir_{tag}.safetensors", blob, expect[tag.split("_")[0]])
+    std = _npy(np.ones(2, np.float32))
+    for tag, entries in {"zero_component": {"lat_comp.npy": _npy(np.zeros((2, 1, 8), np.float32)), "lat_stdev.npy": std},
+                         "stdev_count": {"lat_comp.npy": _npy(np.ones((2, 1, 8), np.float32)),
+                                         "lat_stdev.npy": _npy(np.ones(5, np.float32))},
+                         "int_components": {"lat_comp.npy": _npy(np.ones((2, 8), np.int32)), "lat_stdev.npy": std},
+                         "nan_stdev": {"lat_comp.npy": _npy(np.ones((2, 8), np.float32)),
+                                       "lat_stdev.npy": _npy(np.array([1, np.nan], np.float32))},
+                         "space_q": {"lat_comp.npy": _npy(np.ones((2, 8), np.float32)), "lat_stdev.npy": std,
+                                     "gll_space.npy": _npy(np.array("q"))},
+                         "no_components": {"lat_stdev.npy": std}}.items():
+        _case(out, f"c6_dir_ganspace_{tag}.npz", _npz(entries), "")
+    for tag, arr in {"int": np.ones((1, 8), np.int32), "three_d": np.ones((1, 1, 8), np.float32),
+                     "zero": np.zeros((1, 8), np.float32), "nan": np.full((1, 8), np.nan, np.float32),
+                     "two_rows": np.ones((2, 8), np.float32)}.items():
+        _case(out, f"c6_dir_interfacegan_{tag}.npy", _npy(arr), "")
+    lat = {
+        "nan_codes": _latent_file(torch.full((2, 1, 8), float("nan"))),
+        "codes_2d": _latent_file(torch.zeros(2, 8)),
+        "codes_int": _latent_file(torch.zeros(2, 1, 8, dtype=torch.int64)),
+        "z_rows_differ": _latent_file(z=torch.zeros(5, 8)),
+        "seeds_negative": _latent_file(seeds="[-1, 2]"),
+        "seeds_float": _latent_file(seeds="[0.5, 1]"),
+        "seeds_huge": _latent_file(seeds="[99999999999999]"),
+        "seeds_nested": _latent_file(seeds="[" * 300 + "]" * 300),
+        "space_x": _latent_file(space="x"),
+        "psi_nan": _latent_file(truncation_psi="nan"),
+        "psi_text": _latent_file(truncation_psi="high"),
+        "not_a_latent": _safetensors_bytes({"codes": torch.zeros(1, 1, 1)}),
+    }
+    for tag, blob in lat.items():
+        _case(out, f"c6_lat_{tag}.safetensors", blob, {"nan": "finite", "codes": "codes", "seeds": "seeds",
+                                                       "space": "space", "psi": "psi", "z": "rows",
+                                                       "not": "latent"}[tag.split("_")[0]])
+    for tag, change in {"step_negative": {"step": -10**9}, "step_past_target": {"step": 50, "target": 10},
+                        "step_float": {"step": 5.5}, "step_bool": {"step": True}, "target_huge": {"target": 10**15},
+                        "directions_nan": {"directions": torch.full((2, 8), float("nan"))},
+                        "directions_1d": {"directions": torch.ones(8)}, "config_list": {"config": [1]},
+                        "done_text": {"done": "yes"}, "version_2": {"version": 2}}.items():
+        _case(out, f"c8_run_{tag}.voynov", _run_file(**change), {"step": "step", "target": "step", "directions": "directions",
+                                                                  "config": "config", "done": "done",
+                                                                  "version": "version"}[tag.split("_")[0]])
+    buf = io.BytesIO()
+    torch.save([1, 2, 3], buf)
+    _case(out, "c8_run_not_a_dict.voynov", buf.getvalue(), "not a Voynov run")
+    return out
+
+
+def corpus(sentinel: str) -> list[tuple[str, Any]]:
+    """Every hostile or broken file that must be refused (a dict value is a folder of files)."""
+    items: list = hostile_pickles(sentinel) + hostile_torch_files(sentinel) + broken_safetensors() + misc_broken()
     for name, blob in valid_fixtures():
         items += truncations(name, blob)
+    items += numpy_cases() + tensor_cases() + bomb_cases() + config_cases() + dtype_cases() + error_type_cases()
     return items
+
+
+def reader_for(name: str) -> str:
+    """Which public reader a corpus case goes to: load_gan, load_directions, load_latent or load_voynov."""
+    parts = name.split("_")
+    kind = parts[1] if len(parts) > 1 and parts[0] in ("c1", "c2", "c3", "c4", "c5", "c6", "c8") else ""
+    return {"dir": "load_directions", "lat": "load_latent", "run": "load_voynov"}.get(kind, "load_gan")
+
+
+def write_case(root: str, name: str, data) -> str:
+    """Write one case under ``root`` (a dict is a folder) and return its path."""
+    path = os.path.join(root, name)
+    if isinstance(data, dict):
+        os.makedirs(path, exist_ok=True)
+        for n, d in data.items():
+            with open(os.path.join(path, n), "wb") as f:
+                f.write(d)
+    else:
+        with open(path, "wb") as f:
+            f.write(data)
+    return path
+
+
+# ----- inputs: node widgets, names and paths (class 6, 7), a held run (class 8) -----------------------
+LONG = "x" * 300
+BAD_NAMES = {"empty": "", "space": "  ", "dot": ".", "dotdot": "..", "dots": "...", "dot_slash": "./",
+             "sub_dot": "a/.", "dot_sub": "./x", "long": LONG, "long_part": "sub/" + "y" * 250, "control": "a\x01b",
+             "parent": "../x", "absolute": "/abs/x", "inner_parent": "a/../b", "nul": "a\x00b"}
+
+
+def hostile_inputs() -> list[tuple[str, Any]]:
+    """``(name, call)``: each ``call(ctx)`` must raise our error (GANLabError) before any work.
+
+    ``ctx`` has ``model`` (a tiny DCGAN), ``latent``, ``dirs``, ``models`` (the models root the nodes use),
+    ``tmp`` (a scratch folder) and ``nodes`` (the node modules by short name)."""
+    out: list = []
+
+    def add(name, fn):
+        out.append((name, fn))
+
+    for tag, bad in BAD_NAMES.items():
+        add(f"c7_save_directions_{tag}", lambda c, bad=bad: c.nodes["direction"].SaveDirections().save(c.dirs, bad, False))
+    for tag in ("dot", "dotdot", "long", "empty", "control"):
+        add(f"c7_save_latent_{tag}", lambda c, bad=BAD_NAMES[tag]: c.nodes["latent"].SaveLatent().save(c.latent, bad, False))
+    for tag in ("dot", "dotdot", "long", "sub_dot"):
+        add(f"c7_ganspace_export_{tag}", lambda c, bad=BAD_NAMES[tag]: c.nodes["ganspace"].GANSpaceDirections().find(
+            c.model, 64, 2, 0, "auto", False, "0", bad))
+    for tag in ("dot", "dotdot", "empty", "long", "parent"):
+        add(f"c7_voynov_run_{tag}", lambda c, bad=BAD_NAMES[tag]: c.nodes["voynov"].VoynovTrain().train(
+            c.model, 2, 250, 4, 1e-3, "ortho", "all", 0, bad, 250, "auto", 0))
+
+    def save_into_folder(c, overwrite):
+        os.makedirs(os.path.join(c.models, "gan_directions", "taken.safetensors"), exist_ok=True)
+        c.nodes["direction"].SaveDirections().save(c.dirs, "taken", overwrite)
+
+    add("c7_save_directions_onto_folder", lambda c: save_into_folder(c, False))
+    add("c7_save_directions_onto_folder_overwrite", lambda c: save_into_folder(c, True))
+
+    def lib(c, what):
+        from gan_latent_lab.directions import io as dio
+        from gan_latent_lab.directions.ganspace_io import save_ganspace_npz
+        from gan_latent_lab.directions.voynov import train_voynov
+
+        folder = os.path.join(c.tmp, "a_folder")
+        os.makedirs(folder, exist_ok=True)
+        if what == "directions_to_folder":
+            dio.save_directions(c.dirs, folder, overwrite=True)
+        elif what == "latent_long_name":
+            dio.save_latent(c.latent, os.path.join(c.tmp, LONG + ".safetensors"))
+        elif what == "npz_to_folder":
+            save_ganspace_npz(c.dirs, folder)
+        elif what == "voynov_long_name":
+            train_voynov(c.model, 2, steps=250, batch_size=4, checkpoint=os.path.join(c.tmp, LONG + ".voynov"))
+        elif what == "voynov_folder":
+            train_voynov(c.model, 2, steps=250, batch_size=4, checkpoint=folder)
+        elif what == "voynov_dot":
+            train_voynov(c.model, 2, steps=250, batch_size=4, checkpoint=os.path.join(c.tmp, "."))
+        elif what == "directions_parent_is_file":
+            with open(os.path.join(c.tmp, "plain_file"), "w") as f:
+                f.write("x")
+            dio.save_directions(c.dirs, os.path.join(c.tmp, "plain_file", "d.safetensors"))
+
+    for what in ("directions_to_folder", "latent_long_name", "npz_to_folder", "voynov_long_name", "voynov_folder",
+                 "voynov_dot", "directions_parent_is_file"):
+        add(f"c7_library_{what}", lambda c, what=what: lib(c, what))
+
+    def workflow_prefix(c, prefix):
+        from gan_latent_lab.workflow import save_images
+
+        save_images(torch.zeros(1, 8, 8, 3), os.path.join(c.tmp, "out"), prefix)
+
+    for tag, prefix in {"dot": ".", "dotdot": "..", "dot_slash": "./", "sub_dot": "sub/.", "long": LONG}.items():
+        add(f"c7_workflow_prefix_{tag}", lambda c, prefix=prefix: workflow_prefix(c, prefix))
+
+    def sample(c, **kw):
+        args = dict(seed=0, batch_size=2, truncation_psi=1.0, truncation_cutoff=0, class_label="0")
+        args.update(kw)
+        return c.nodes["model"].GANLatentFromSeed().sample(c.model, **args)
+
+    for tag, kw in {"seed_text": {"seed": "abc"}, "seed_nan": {"seed": float("nan")}, "seed_inf": {"seed": float("inf")},
+                    "seed_negative": {"seed": -1}, "seed_2e40": {"seed": 2**40}, "seed_fraction": {"seed": 1.5},
+                    "batch_text": {"batch_size": "x"}, "batch_zero": {"batch_size": 0}, "batch_1e9": {"batch_size": 10**9},
+                    "batch_nan": {"batch_size": float("nan")}, "psi_nan": {"truncation_psi": float("nan")},
+                    "psi_text": {"truncation_psi": "x"}, "cutoff_nan": {"truncation_cutoff": float("nan")},
+                    "cutoff_text": {"truncation_cutoff": "x"}, "seed_none": {"seed": None}}.items():
+        add(f"c6_node_latent_from_seed_{tag}", lambda c, kw=kw: sample(c, **kw))
+    for tag, (slots, k) in {"top_k_nan": ("all", float("nan")), "top_k_text": ("all", "x"), "slots_text": ("abc", 3),
+                            "slots_range": ("0-999", 3), "top_k_inf": ("all", float("inf"))}.items():
+        add(f"c6_node_sefa_{tag}", lambda c, slots=slots, k=k: c.nodes["direction"].SeFaDirections().find(c.model, slots, k))
+    for tag, (idx, strength) in {"index_text": ("x", 1.0), "index_1e9": (10**9, 1.0), "strength_nan": (0, float("nan")),
+                                 "strength_text": (0, "x"), "index_nan": (float("nan"), 1.0)}.items():
+        add(f"c6_node_apply_{tag}", lambda c, idx=idx, s=strength: c.nodes["edit"].ApplyDirection().apply(
+            c.model, c.latent, c.dirs, idx, s, 0, -1, False))
+    for tag, steps in {"text": "x", "nan": float("nan"), "1e9": 10**9}.items():
+        add(f"c6_node_interpolate_steps_{tag}", lambda c, steps=steps: c.nodes["latent"].LatentInterpolate().run(
+            c.latent, c.latent, steps, "linear"))
+    for tag, (samples, comps) in {"samples_inf": (float("inf"), 2), "samples_text": ("x", 2),
+                                  "components_nan": (64, float("nan")), "samples_1e12": (10**12, 2)}.items():
+        add(f"c6_node_ganspace_{tag}", lambda c, s=samples, k=comps: c.nodes["ganspace"].GANSpaceDirections().find(
+            c.model, s, k, 0, "auto", False))
+    for tag, (k, steps, batch) in {"steps_text": (2, "x", 4), "k_nan": (float("nan"), 10, 4),
+                                   "batch_inf": (2, 10, float("inf")), "steps_negative": (2, -5, 4)}.items():
+        add(f"c6_node_voynov_{tag}", lambda c, k=k, steps=steps, batch=batch: c.nodes["voynov"].VoynovTrain().train(
+            c.model, k, steps, batch, 1e-3, "ortho", "all", 0, "run", 250, "auto", 0))
+    for tag, name in {"parent": "../../etc/passwd", "long": "x" * 5000, "empty": ""}.items():
+        add(f"c6_node_load_model_{tag}", lambda c, name=name: c.nodes["model"].LoadGANModel().load(name))
+    add("c6_node_load_directions_parent", lambda c: c.nodes["direction"].LoadDirections().load("../secret.safetensors"))
+    add("c6_node_load_latent_long", lambda c: c.nodes["latent"].LoadLatent().load(c.model, "x" * 5000))
+    add("c6_node_decode_noise_mode", lambda c: c.nodes["model"].GANDecode().decode(c.model, c.latent, "evil"))
+
+    def library_read(c, what):
+        from gan_latent_lab.directions.io import load_directions, load_latent
+        from gan_latent_lab.directions.voynov import load_voynov
+        from gan_latent_lab.loaders import load_gan
+
+        reader = {"gan": load_gan, "directions": load_directions, "latent": load_latent, "voynov": load_voynov}[what[0]]
+        target = {"long": os.path.join(c.tmp, "x" * 5000), "folder": c.tmp, "missing": os.path.join(c.tmp, "nope"),
+                  "nul": "a\x00b"}[what[1]]
+        reader(target)
+
+    for what in [(r, t) for r in ("gan", "directions", "latent", "voynov") for t in ("long", "folder", "missing", "nul")]:
+        add(f"c6_library_read_{what[0]}_{what[1]}", lambda c, what=what: library_read(c, what))
+
+    def second_trainer(c):
+        from gan_latent_lab.directions.voynov import train_voynov
+        from gan_latent_lab.directions.voynov_ckpt import run_lock
+
+        path = os.path.join(c.tmp, "held.voynov")
+        with run_lock(path):
+            train_voynov(c.model, 2, steps=250, batch_size=4, checkpoint=path)
+
+    add("c8_second_trainer_on_held_run", second_trainer)
+    return out
