@@ -9,9 +9,12 @@ Readers (every failure is a :class:`CheckpointError` naming the file):
 - GANSpace component dumps: ``.npz`` with ``lat_comp [K, 1, dim]`` (or ``[K, dim]``),
   ``lat_stdev [K]`` and ``lat_mean``; the values are standard deviations;
 - the ComfyUI-StyleGan (dfl) layout: safetensors with one ``component_NN`` tensor each and
-  metadata ``method`` and ``w_dim``.
+  metadata ``method`` and ``w_dim``;
+- encoder4editing's torch files: ``age.pt`` / ``smile.pt`` / ``pose.pt`` directions and the GANSpace
+  components ``ffhq_pca.pt`` (see :mod:`.e4e_io`), read weights-only on the CPU.
 
-Nothing is unpickled: ``.npy`` / ``.npz`` are read with ``allow_pickle=False``.
+Nothing in a file runs: ``.npy`` / ``.npz`` are read with ``allow_pickle=False``, torch files with torch's
+weights-only unpickler.
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import zipfile
 
 import numpy as np
 import torch
 
 from ..atomic import atomic_write
 from ..errors import CheckpointError, GANLabError, MismatchError
+from ..loaders.files import TORCH_LEGACY_MAGIC
 from .container import FORMAT, Directions
+from .e4e_io import import_e4e
 from .ganspace_io import load_ganspace_npz
 from .latent import GANLatent
 
@@ -55,6 +61,15 @@ def _safetensors(path: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
             return {k: f.get_tensor(k) for k in f.keys()}, meta
     except Exception as e:  # noqa: BLE001 - any parse failure is a bad file
         raise CheckpointError(path, f"not a valid safetensors file ({type(e).__name__}: {str(e)[:200]})") from None
+
+
+def _is_torch_zip(path: str) -> bool:
+    """A zip archive written by ``torch.save`` (it holds a ``data.pkl``), not a numpy ``.npz``."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith("data.pkl") for n in z.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False  # the .npz reader names the damage
 
 
 def _stem(path: str) -> str:
@@ -116,11 +131,13 @@ def load_directions(path: str | os.PathLike) -> Directions:
     if not os.path.isfile(path):
         raise CheckpointError(path, "no such file")
     with open(path, "rb") as f:
-        head = f.read(8)
+        head = f.read(len(TORCH_LEGACY_MAGIC))
     if head[:6] == b"\x93NUMPY":
         return import_interfacegan(path)
     if head[:4] == b"PK\x03\x04":
-        return import_ganspace(path)
+        return import_e4e(path) if _is_torch_zip(path) else import_ganspace(path)
+    if head.startswith(TORCH_LEGACY_MAGIC):
+        return import_e4e(path)
     tensors, meta = _safetensors(path)
     if meta.get("format") == FORMAT:
         return Directions.from_safetensors(tensors, meta, path)
@@ -181,4 +198,4 @@ def load_latent(path: str | os.PathLike) -> GANLatent:
 
 
 __all__ = ["load_directions", "load_for_model", "save_directions", "import_interfacegan", "import_ganspace",
-           "import_dfl", "save_latent", "load_latent", "LATENT_FORMAT", "GANLabError"]
+           "import_dfl", "import_e4e", "save_latent", "load_latent", "LATENT_FORMAT", "GANLabError"]
