@@ -18,6 +18,7 @@ import types
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file
 
@@ -324,11 +325,33 @@ STANDIN_OVERRIDES = {
 
 
 def write_example_models(models_root: Path) -> Path:
-    """``models_root/gan`` with the StyleGAN2 pickle and the BigGAN folder the examples name."""
+    """``models_root/gan`` with the StyleGAN2 pickle and the BigGAN folder the examples name, and
+    ``gan_encoders/e4e_ffhq_encode.pt`` (a random e4e of small widths whose decoder is the StyleGAN2
+    oracle) with an ``age.pt`` of its width in ``gan_directions``."""
     gan = Path(models_root) / "gan"
     gan.mkdir(parents=True, exist_ok=True)
     sd, _, meta = oracle("stylegan2_uncond32")
     write_nvlabs_pickle(gan / "stylegan2-ffhq-1024x1024.pkl", sd, meta["init_kwargs"], HARMLESS_SRC)
     config, state, _ = biggan_repaired()
     write_biggan_folder(gan / "biggan-deep-128", state, config)
+    encoders = Path(models_root) / "gan_encoders"
+    encoders.mkdir(parents=True, exist_ok=True)
+    write_standin_encoder(encoders / "e4e_ffhq_encode.pt", "e4e")
+    directions = Path(models_root) / "gan_directions"
+    directions.mkdir(parents=True, exist_ok=True)
+    age = torch.randn(1, 32, generator=torch.Generator().manual_seed(3))
+    torch.save(age / age.norm(), directions / "age.pt")  # e4e's layout: one unit row, here of the stand-in's width
     return gan
+
+
+def write_example_inputs(input_dir: Path) -> Path:
+    """ComfyUI's ``input/example.png`` for the examples that load an image: a smooth 112x96 picture
+    (a stand-in for the sample drawing ComfyUI ships)."""
+    from PIL import Image
+
+    input_dir = Path(input_dir)
+    input_dir.mkdir(parents=True, exist_ok=True)
+    yy, xx = np.mgrid[0:96, 0:112].astype(np.float32)
+    rgb = np.stack([128 + 100 * np.sin(xx / 13), 128 + 100 * np.cos(yy / 17), 255 * (xx + yy) / 206], axis=-1)
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(input_dir / "example.png")
+    return input_dir / "example.png"

@@ -16,7 +16,7 @@ from PIL import Image
 
 from gan_latent_lab import workflow
 from gan_latent_lab.nodes import bridge
-from model_files import STANDIN_OVERRIDES, write_example_models
+from model_files import STANDIN_OVERRIDES, write_example_inputs, write_example_models
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "example_workflows").glob("*.json"))
@@ -35,8 +35,10 @@ def load_script(name: str):
 def models_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     write_example_models(root)
+    write_example_inputs(root / "input")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GAN_LATENT_LAB_MODELS", str(root))
+        mp.setenv("GAN_LATENT_LAB_INPUT", str(root / "input"))
         yield root
 
 
@@ -49,9 +51,9 @@ def pixels(path) -> np.ndarray:
         return np.asarray(im.convert("RGB")).astype(np.int16)
 
 
-def test_the_seven_examples_exist_and_match_the_build_script():
+def test_the_examples_exist_and_match_the_build_script():
     assert {"sample_and_decode", "sefa_explorer_grid", "layerwise_edit", "ganspace_vs_sefa",
-            "voynov_train_save_apply", "biggan_class_edit", "interpolation_animation"} <= set(NAMES)
+            "voynov_train_save_apply", "biggan_class_edit", "interpolation_animation", "encode_and_edit"} <= set(NAMES)
     builder = load_script("build_examples")
     assert sorted(ex.name for ex in builder.EXAMPLES) == sorted(NAMES)
     assert builder.main(["--check"]) == 0, "example_workflows/ is stale: run scripts/build_examples.py"
