@@ -260,8 +260,8 @@ def test_the_gan_loader_points_encoder_files_to_the_encoder_loader(standin):
 
 # ----- binding a latent to its generator ------------------------------------------------------------------
 def shifted_nvlabs_pickle(path: Path) -> Path:
-    """The decoder's weights as NVIDIA's pickle would hold them, with NVIDIA's own w_avg (the e4e file's
-    latent_avg was estimated by sampling, so the two files' fingerprints differ)."""
+    """The decoder's weights as NVIDIA's pickle would hold them, with a mean w that differs a little from the
+    encoder file's latent_avg: the same network from another file, with another fingerprint."""
     sd, _, meta = mf.oracle("stylegan2_uncond32")
     sd = dict(sd)
     sd["mapping.w_avg"] = sd["mapping.w_avg"] + 0.01
