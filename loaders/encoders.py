@@ -47,6 +47,7 @@ ENCODER_TYPES = {"Encoder4Editing": "e4e", "GradualStyleEncoder": "psp", "Backbo
 INPUT_SIZE = 256
 LEVEL_STARTS = (0, 3, 7)
 """First slot of each feature level: c3 (16 px), p2 (32 px), p1 (64 px)."""
+LEVEL_SLOTS = ("0-2", "3-6", "7 and up")
 LEVEL_CONVS = (4, 5, 6)
 """Stride-2 convolutions a block of each level needs to reach 1x1 from 16, 32 and 64 px."""
 LEAKY_SLOPE = 0.01
@@ -286,11 +287,11 @@ def _style_blocks(ckpt: Checkpoint, sd: dict[str, torch.Tensor], in_ch: int) -> 
         lvl = level_of(i)
         want = LEVEL_CONVS[lvl]
         convs = sorted({int(m.group(1)) for k in sd if (m := re.match(rf"^{re.escape(p)}\.convs\.(\d+)\.", k))})
-        if convs != [2 * j for j in range(want)]:
+        expected = [2 * j for j in range(want)]
+        if convs != expected:
             side = 16 * 2**lvl
-            raise ckpt.fail(f"style block {i} has convolutions {convs}; blocks of slots "
-                            f"{LEVEL_STARTS[lvl]}{'+' if lvl == 2 else '-' + str(LEVEL_STARTS[lvl + 1] - 1)} read "
-                            f"{side}x{side} features and need {want} (at {[2 * j for j in range(want)]})")
+            raise ckpt.fail(f"style block {i} has convolutions {convs}; the blocks of slots {LEVEL_SLOTS[lvl]} read "
+                            f"{side}x{side} features and need {want} (at {expected})")
         for j in range(want):
             _check(ckpt, sd, f"{p}.convs.{2 * j}.weight", (width, in_ch if j == 0 else width, 3, 3))
             _check(ckpt, sd, f"{p}.convs.{2 * j}.bias", (width,))

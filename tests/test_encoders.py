@@ -7,6 +7,7 @@ decoder are written here (tests/model_files.py) with the StyleGAN2 oracle as the
 
 from __future__ import annotations
 
+import argparse
 import copy
 import math
 import os
@@ -66,6 +67,18 @@ def test_a_file_saved_on_cuda_loads_on_the_cpu(tmp_path):
     sa, sb = a.state_dict(), b.state_dict()
     assert sorted(sa) == sorted(sb) and all(torch.equal(sa[k], sb[k]) for k in sa)
     assert b.device.type == "cpu"
+
+
+def test_opts_saved_as_an_argparse_namespace_are_read(tmp_path, e4e_file_obj):
+    """Some training scripts save ``opts`` itself instead of ``vars(opts)``: an inert record, read the same."""
+    path = tmp_path / "e4e_namespace.pt"
+    torch.save({**e4e_file_obj, "opts": argparse.Namespace(**e4e_file_obj["opts"])}, path)
+    enc = load_encoder(path)
+    assert (enc.kind, enc.n_styles, enc.w_dim) == ("e4e", 10, 64)
+    path = tmp_path / "e4e_namespace_bad.pt"
+    torch.save({**e4e_file_obj, "opts": argparse.Namespace(**{**e4e_file_obj["opts"], "stylegan_size": 128})}, path)
+    with pytest.raises(CheckpointError, match=r"10 style blocks but the options say stylegan_size = 128 \(12 slots\)"):
+        load_encoder(path)
 
 
 def test_resizing_follows_the_official_pil_transform():
