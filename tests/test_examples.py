@@ -104,6 +104,30 @@ def test_layerwise_edit_equals_the_library_edit(models_root, tmp_path):
     assert np.abs(workflow.image_to_uint8(img).astype(np.int16) - pixels(result.images[2])).max() <= 1
 
 
+def test_encode_and_edit_equals_the_library(models_root, tmp_path):
+    """Reconstruction and age edit are the library's encode + edit of the photo; the preview is the photo."""
+    from gan_latent_lab.directions import apply_direction, load_directions
+    from gan_latent_lab.directions.encode import encode_images
+    from gan_latent_lab.nodes.common import to_image
+    from gan_latent_lab.nodes.encoder_nodes import load_encoder_file
+
+    result = run_example("encode_and_edit", tmp_path)
+    saved = [p for p in result.images if "preview" not in Path(p).name]
+    [preview] = [p for p in result.images if "preview" in Path(p).name]
+    assert len(saved) == 2
+    assert np.array_equal(pixels(preview), pixels(models_root / "input" / "example.png"))
+    enc = load_encoder_file("e4e_ffhq_encode.pt")
+    photo = torch.from_numpy(pixels(models_root / "input" / "example.png").astype(np.float32) / 255)
+    latent, _ = encode_images(enc, enc.decoder, photo.permute(2, 0, 1)[None] * 2 - 1)
+    edited = apply_direction(latent, load_directions(models_root / "gan_directions" / "age.pt"), 0, -3.0, 0, -1,
+                             model=enc.decoder)
+    for path, codes in zip(saved, (latent.codes, edited.codes)):
+        with torch.no_grad():
+            img = to_image(enc.decoder.synthesis(codes))[0]
+        assert np.abs(workflow.image_to_uint8(img).astype(np.int16) - pixels(path)).max() <= 1
+    assert np.abs(pixels(saved[0]) - pixels(saved[1])).max() > 8
+
+
 def test_biggan_example_mixes_classes_and_edits(models_root, tmp_path):
     imgs = [pixels(p) for p in run_example("biggan_class_edit", tmp_path).images]
     assert len(imgs) == 4 and imgs[0].shape == (32, 32, 3)
