@@ -388,6 +388,23 @@ def test_an_encoder_without_decoder_needs_retarget_and_blocks_its_decoder_output
     assert len(workflow.run(graph, standin["dir"] / "out").images) == 1
 
 
+def test_gan_encoders_folder_is_registered_with_comfyui(monkeypatch, tmp_path):
+    import sys
+    import types
+
+    from gan_latent_lab.nodes import bridge
+
+    fp = types.ModuleType("folder_paths")
+    fp.models_dir = str(tmp_path / "models")
+    fp.folder_names_and_paths = {"gan_encoders": ([str(tmp_path / "elsewhere")], {".bin"})}
+    monkeypatch.setitem(sys.modules, "folder_paths", fp)
+    bridge.register_folders()
+    paths, exts = fp.folder_names_and_paths["gan_encoders"]
+    assert paths == [str(tmp_path / "elsewhere"), os.path.join(fp.models_dir, "gan_encoders")]
+    assert {".bin", ".pt", ".pth"} <= exts
+    assert fp.folder_names_and_paths["gan"][0] == [os.path.join(fp.models_dir, "gan")]
+
+
 # ----- e4e's direction files --------------------------------------------------------------------------------
 def test_e4e_direction_files_load_as_unit_directions_in_w(tmp_path):
     raw = {n: torch.load(E4E / f"{n}.pt", map_location="cpu", weights_only=True) for n in ("age", "smile", "pose", "ffhq_pca")}
