@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -220,6 +222,36 @@ def test_a_truncated_file_is_refused(tmp_path):
         path.write_bytes(blob[:cut])
         with pytest.raises(CheckpointError, match=f"psp_cut{cut}.pt"):
             load_encoder(path)
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder_blob(tmp_path_factory):
+    """The smallest e4e the layout allows (widths 16, 2 slots): fast to load many times."""
+    path = tmp_path_factory.mktemp("tiny") / "tiny_e4e.pt"
+    mf.write_encoder_file(path, mf.encoder_state("e4e", (16, 16, 16, 16), 16, 2), mf.encoder_opts("e4e", 4),
+                          torch.zeros(2, 16))
+    assert load_encoder(path).n_styles == 2
+    return path.read_bytes()
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow,
+                                                                                  HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_damaged_encoder_files_load_or_are_refused(tmp_path, tiny_encoder_blob, data):
+    """Flipped bytes (mostly in the pickle at the front of the archive) and cuts: our error or a working encoder."""
+    blob = bytearray(tiny_encoder_blob)
+    for _ in range(data.draw(st.integers(1, 4))):
+        pos = data.draw(st.integers(0, min(len(blob), 60_000) - 1))
+        blob[pos] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.sampled_from([len(blob), data.draw(st.integers(1, len(blob)))]))
+    path = tmp_path / "fuzzed.pt"
+    path.write_bytes(bytes(blob[:cut]))
+    try:
+        enc = load_encoder(path)
+    except CheckpointError as e:
+        assert "'fuzzed.pt'" in str(e)
+        return
+    assert enc.n_styles == 2 and enc.w_dim == 16
 
 
 def test_other_containers_are_refused(tmp_path):
