@@ -126,7 +126,39 @@ def pack_node_def(cls: type) -> NodeDef:
     return NodeDef(inputs, tuple(cls.RETURN_TYPES), call, bool(getattr(cls, "OUTPUT_NODE", False)))
 
 
-def core_node_defs(out_dir: str, saved: list[str]) -> dict[str, NodeDef]:
+def input_folder(input_dir: str | os.PathLike | None = None) -> str:
+    """Where LoadImage finds its files: ``input_dir``, else $GAN_LATENT_LAB_INPUT, else ``./input``
+    (ComfyUI's own ``input/`` folder when run from its root)."""
+    return os.fspath(input_dir or os.environ.get("GAN_LATENT_LAB_INPUT") or os.path.join(os.getcwd(), "input"))
+
+
+def load_image(path: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """An image file as ComfyUI's LoadImage gives it: IMAGE ``[frames, H, W, 3]`` in [0, 1] (EXIF orientation
+    applied, alpha dropped) and MASK ``[frames, H, W]`` = 1 - alpha (a 64x64 zero mask without alpha)."""
+    from PIL import Image, ImageOps, ImageSequence
+
+    images, masks = [], []
+    with Image.open(path) as im:
+        for frame in ImageSequence.Iterator(im):
+            frame = ImageOps.exif_transpose(frame)
+            if frame.mode == "I":
+                frame = frame.point(lambda v: v * (1 / 255))
+            rgb = frame.convert("RGB")
+            if images and rgb.size != (images[0].shape[1], images[0].shape[0]):
+                continue
+            images.append(torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0))
+            if "A" in frame.getbands():
+                alpha = np.asarray(frame.getchannel("A"), dtype=np.float32) / 255.0
+                masks.append(1.0 - torch.from_numpy(alpha))
+            elif frame.mode == "P" and "transparency" in frame.info:
+                alpha = np.asarray(frame.convert("RGBA").getchannel("A"), dtype=np.float32) / 255.0
+                masks.append(1.0 - torch.from_numpy(alpha))
+            else:
+                masks.append(torch.zeros(64, 64))
+    return torch.stack(images), torch.stack(masks)
+
+
+def core_node_defs(out_dir: str, saved: list[str], input_dir: str | None = None) -> dict[str, NodeDef]:
     """The few core ComfyUI nodes the examples use, with file writing instead of a UI."""
 
     def save(images, filename_prefix="ComfyUI"):
@@ -141,7 +173,21 @@ def core_node_defs(out_dir: str, saved: list[str]) -> dict[str, NodeDef]:
         saved.append(save_animated_png(images, out_dir, filename_prefix, fps, compress_level))
         return ()
 
+    def open_image(image, upload="image"):
+        from .nodes.paths import safe_join
+
+        root = input_folder(input_dir)
+        path = safe_join(root, image)
+        if not os.path.isfile(path):
+            raise GANLabError(f"LoadImage: no image {image!r} in {root}")
+        try:
+            return load_image(path)
+        except (OSError, ValueError) as e:
+            raise GANLabError(f"LoadImage: cannot read {image!r} ({e})") from None
+
     return {
+        "LoadImage": NodeDef([("image", "STRING", {}, True), ("upload", "STRING", {}, False)], ("IMAGE", "MASK"),
+                             open_image),
         "SaveImage": NodeDef([("images", "IMAGE", {}, True), ("filename_prefix", "STRING", {}, True)], (), save, True),
         "SaveAnimatedPNG": NodeDef([("images", "IMAGE", {}, True), ("filename_prefix", "STRING", {}, True),
                                     ("fps", "FLOAT", {}, True), ("compress_level", "INT", {}, True)],
@@ -150,11 +196,11 @@ def core_node_defs(out_dir: str, saved: list[str]) -> dict[str, NodeDef]:
     }
 
 
-def node_defs(out_dir: str = ".", saved: list[str] | None = None) -> dict[str, NodeDef]:
+def node_defs(out_dir: str = ".", saved: list[str] | None = None, input_dir: str | None = None) -> dict[str, NodeDef]:
     """Every node type the runner knows: this pack's classes plus the handled core nodes."""
     from . import NODE_CLASS_MAPPINGS
 
-    defs = core_node_defs(out_dir, saved if saved is not None else [])
+    defs = core_node_defs(out_dir, saved if saved is not None else [], input_dir)
     defs.update({k: pack_node_def(cls) for k, cls in NODE_CLASS_MAPPINGS.items()})
     return defs
 
@@ -384,12 +430,17 @@ def _check_combos(step: Step, ndef: NodeDef) -> None:
 
 
 def run(workflow: str | os.PathLike | Mapping, out_dir: str | os.PathLike = "out",
-        overrides: Mapping[int | str, Mapping[str, Any]] | None = None) -> RunResult:
+        overrides: Mapping[int | str, Mapping[str, Any]] | None = None,
+        input_dir: str | os.PathLike | None = None) -> RunResult:
     """Execute a UI-format workflow with this pack's nodes; IMAGE outputs of SaveImage go to ``out_dir``.
 
-    ``overrides`` replaces widget values: ``{node_id: {input_name: value}}``."""
+    ``overrides`` replaces widget values: ``{node_id: {input_name: value}}``.  LoadImage reads from
+    ``input_dir`` (see :func:`input_folder`).  A node that reads an output its node could not give
+    (ComfyUI's ExecutionBlocker) is not run: the run stops with that output's message, as in ComfyUI."""
+    from .nodes.bridge import blocked_message
+
     result = RunResult()
-    defs = node_defs(os.fspath(out_dir), result.images)
+    defs = node_defs(os.fspath(out_dir), result.images, None if input_dir is None else os.fspath(input_dir))
     steps = resolve(workflow, defs)
     for nid, values in (overrides or {}).items():
         step = steps.get(str(nid))
@@ -410,6 +461,9 @@ def run(workflow: str | os.PathLike | Mapping, out_dir: str | os.PathLike = "out
             if slot >= len(produced):
                 raise GANLabError(f"node {nid} ({step.type}) reads output {slot} of node {src}, which has {len(produced)}")
             kwargs[name] = produced[slot]
+            message = blocked_message(kwargs[name])
+            if message is not None:
+                raise GANLabError(f"node {nid} ({step.type}): input {name!r} is blocked: {message}")
         missing = [name for name, _, _, req in ndef.inputs if req and name not in kwargs]
         if missing:
             raise GANLabError(f"node {nid} ({step.type}): required input(s) {', '.join(missing)} not connected or set")
@@ -440,4 +494,4 @@ def to_api(workflow: str | os.PathLike | Mapping, defs: Mapping[str, NodeDef] | 
 
 
 __all__ = ["load_workflow", "parse_links", "resolve", "order", "run", "to_api", "RunResult", "NodeDef",
-           "save_images", "save_animated_png", "image_to_uint8"]
+           "save_images", "save_animated_png", "image_to_uint8", "load_image", "input_folder"]

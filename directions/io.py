@@ -9,13 +9,16 @@ Readers (every failure is a :class:`CheckpointError` naming the file):
 - GANSpace component dumps: ``.npz`` with ``lat_comp [K, 1, dim]`` (or ``[K, dim]``),
   ``lat_stdev [K]`` and ``lat_mean``; the values are standard deviations;
 - the ComfyUI-StyleGan (dfl) layout: safetensors with one ``component_NN`` tensor each and
-  metadata ``method`` and ``w_dim``.
+  metadata ``method`` and ``w_dim``;
+- encoder4editing's torch files: ``age.pt`` / ``smile.pt`` / ``pose.pt`` directions and the GANSpace
+  components ``ffhq_pca.pt`` (see :mod:`.e4e_io`), read weights-only on the CPU.
 
 Latents: our safetensors, NVIDIA's ``projected_w.npz`` (written and read), the TF-era
 ``dlatents.npz``, ``.npy`` arrays, rosinality's projector ``.pt`` and e4e / PTI latent tensors (see
 :func:`load_latent`).
 
-Nothing is unpickled: ``.npy`` / ``.npz`` are read with ``allow_pickle=False``, torch files weights-only.
+Nothing in a file runs: ``.npy`` / ``.npz`` are read with ``allow_pickle=False``, torch files with torch's
+weights-only unpickler.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import zipfile
 
 import numpy as np
 import torch
@@ -31,7 +35,9 @@ from ..atomic import atomic_write
 from ..errors import CheckpointError, GANLabError, MismatchError
 from ..limits import NPZ_CAP, load_json, open_zip, read_npy, read_npz
 from ..loaders.base import SEED_MAX
+from ..loaders.files import TORCH_LEGACY_MAGIC
 from .container import FORMAT, SPACES, Directions
+from .e4e_io import import_e4e
 from .ganspace_io import load_ganspace_npz
 from .latent import GANLatent
 
@@ -71,6 +77,15 @@ def _existing_file(path: str | os.PathLike) -> str:
     if not os.path.isfile(path):
         raise CheckpointError(path, "no such file")
     return path
+
+
+def _is_torch_zip(path: str) -> bool:
+    """A zip archive written by ``torch.save`` (it holds a ``data.pkl``), not a numpy ``.npz``."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith("data.pkl") for n in z.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False  # the .npz reader names the damage
 
 
 def _stem(path: str) -> str:
@@ -128,13 +143,15 @@ def load_directions(path: str | os.PathLike) -> Directions:
     path = _existing_file(path)
     try:
         with open(path, "rb") as f:
-            head = f.read(8)
+            head = f.read(len(TORCH_LEGACY_MAGIC))
     except OSError as e:
         raise CheckpointError(path, f"cannot read the file ({e.strerror or e})") from None
     if head[:6] == b"\x93NUMPY":
         return import_interfacegan(path)
     if head[:4] == b"PK\x03\x04":
-        return import_ganspace(path)
+        return import_e4e(path) if _is_torch_zip(path) else import_ganspace(path)
+    if head.startswith(TORCH_LEGACY_MAGIC):
+        return import_e4e(path)
     tensors, meta = _safetensors(path)
     if meta.get("format") == FORMAT:
         return Directions.from_safetensors(tensors, meta, path)
@@ -377,4 +394,4 @@ def _foreign(path: str, arr, what: str, model) -> GANLatent:
 
 
 __all__ = ["load_directions", "load_for_model", "save_directions", "import_interfacegan", "import_ganspace",
-           "import_dfl", "save_latent", "load_latent", "LATENT_FORMAT", "NPZ_KEYS", "GANLabError"]
+           "import_dfl", "import_e4e", "save_latent", "load_latent", "LATENT_FORMAT", "NPZ_KEYS", "GANLabError"]

@@ -3,6 +3,8 @@
 Each family module (``dcgan``, ``stylegan2``, ...) provides ``ARCHS`` (the arch names it builds),
 ``detect(ckpt) -> bool`` and ``build(ckpt) -> GANGenerator``, plus ``from_native(state, config,
 arch)`` to rebuild from our own converted safetensors.
+
+Image encoders (e4e, pSp) are networks of another kind, read by ``load_encoder`` (:mod:`.encoders`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from ..errors import CheckpointError, GANLabError
 from ..limits import load_json
 from .base import GANGenerator, fingerprint_state
+from .encoders import ImageEncoder, load_encoder
 from .files import Checkpoint, read_checkpoint
 
 FAMILY_MODULES = ("stylegan2", "stylegan3", "genforce", "biggan", "biggan_brock", "pggan_zoo", "proggan_ptrblck", "sngan",
@@ -101,6 +104,11 @@ def build_generator(ckpt: Checkpoint) -> GANGenerator:
 
 
 def _describe_unknown(obj) -> str:
+    from .encoders import is_encoder_checkpoint
+
+    if is_encoder_checkpoint(obj):
+        return ("an e4e / pSp image encoder checkpoint, not a generator: put it into models/gan_encoders and load "
+                "it with Load Image Encoder (load_encoder), which also gives the StyleGAN2 stored in it")
     if isinstance(obj, dict):
         keys = list(obj)[:8]
         return f"unknown architecture: no loader recognises a checkpoint with keys {keys}"
@@ -161,5 +169,5 @@ def save_converted(gen: GANGenerator, out_path: str | os.PathLike, overwrite: bo
     return os.fspath(out_path)
 
 
-__all__ = ["load_gan", "read_checkpoint", "build_generator", "save_converted", "GANGenerator", "Checkpoint",
+__all__ = ["load_gan", "load_encoder", "ImageEncoder", "read_checkpoint", "build_generator", "save_converted", "GANGenerator", "Checkpoint",
            "CheckpointError", "fingerprint_state", "families"]

@@ -10,7 +10,8 @@ import torch
 from ..errors import GANLabError, InputError
 
 NODE_MODULES = ("model_nodes", "direction_nodes", "edit_nodes", "ganspace_nodes", "voynov_nodes", "latent_nodes",
-                "align_nodes", "perceptual_nodes", "pivotal_nodes")
+                "align_nodes", "perceptual_nodes", "pivotal_nodes",
+                "encoder_nodes")
 
 
 def collect() -> tuple[dict, dict]:

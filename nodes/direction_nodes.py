@@ -12,7 +12,7 @@ from .common import CATEGORY, DIRECTIONS, MODEL, whole
 from .paths import output_path, safe_join
 
 SUBCATEGORY = f"{CATEGORY}/directions"
-READABLE = (".safetensors", ".npy", ".npz")
+READABLE = (".safetensors", ".npy", ".npz", ".pt")
 
 
 def direction_choices() -> list[str]:
@@ -94,8 +94,8 @@ class SaveDirections:
 
 class LoadDirections:
     DESCRIPTION = ("Load a direction set from models/gan_directions: sets saved here, InterFaceGAN boundaries (.npy), "
-                   "GANSpace component files (.npz) and ComfyUI-StyleGan direction files. A set made for a model "
-                   "of another width is refused.")
+                   "GANSpace component files (.npz), ComfyUI-StyleGan direction files and e4e's direction files (.pt: "
+                   "age, smile, pose, ffhq_pca). A set made for a model of another width is refused.")
     CATEGORY = SUBCATEGORY
     RETURN_TYPES = (DIRECTIONS, "STRING")
     RETURN_NAMES = ("directions", "summary")

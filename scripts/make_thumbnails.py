@@ -7,11 +7,12 @@ template browser shows beside the workflow) and docs/NAME.png (a small PNG for t
 workflow's saved images tiled into one picture (at most 512 px wide), and docs/icon.png from the
 first example.
 
-Examples whose checkpoint is not in the models folder (the StyleGAN2 and BigGAN ones on a machine
-without those downloads) are rendered on the test stand-ins (tests/model_files.py: small random
-generators from tests/data/oracles written under the same file names, with the widget overrides the
-tests use), and the script says so; the Voynov example trains for --voynov-steps (default 300)
-instead of its 2000 steps. Everything else runs exactly as the file says.
+Examples whose checkpoint is not in the models folder (the StyleGAN2, BigGAN and e4e ones on a
+machine without those downloads) are rendered on the test stand-ins (tests/model_files.py: small
+random networks from tests/data/oracles written under the same file names, a stand-in input/example.png,
+with the widget overrides the tests use), and the script says so (on the picture itself for the
+examples in STANDIN_CAPTIONS); the Voynov example trains for --voynov-steps (default 300) instead of
+its 2000 steps. Everything else runs exactly as the file says.
 """
 
 from __future__ import annotations
@@ -71,15 +72,33 @@ def stand_ins():
 
 
 def needs_stand_in(wf: str) -> bool:
-    """True when a Load GAN Model node names a file that is not in the models folder."""
+    """True when a Load GAN Model or Load Image Encoder node names a file that is not in the models folder."""
     from gan_latent_lab import workflow
     from gan_latent_lab.nodes import bridge
 
     for step in workflow.resolve(wf).values():
-        name = step.inputs.get("model_name") if step.type == "GANLabLoadModel" else None
-        if name and not name.startswith(bridge.BUILTIN_PREFIX) and bridge.full_path("gan", name) is None:
+        kind, name = {"GANLabLoadModel": ("gan", step.inputs.get("model_name")),
+                      "GANLabLoadImageEncoder": ("gan_encoders", step.inputs.get("encoder_name"))}.get(step.type, (None, None))
+        if name and not name.startswith(bridge.BUILTIN_PREFIX) and bridge.full_path(kind, name) is None:
             return True
     return False
+
+
+# Stand-in pictures that carry a caption on the thumbnail itself (its README row says so as well).
+STANDIN_CAPTIONS = {"encode_and_edit": "STAND-IN: random encoder, 32 px decoder"}
+
+
+def caption(sheet, text: str, min_width: int = 256):
+    """The sheet (enlarged to ``min_width`` without smoothing) with ``text`` on a band below it."""
+    from PIL import Image, ImageDraw
+
+    if sheet.width < min_width:
+        f = math.ceil(min_width / sheet.width)
+        sheet = sheet.resize((sheet.width * f, sheet.height * f), Image.NEAREST)
+    out = Image.new("RGB", (sheet.width, sheet.height + 18), "white")
+    out.paste(sheet, (0, 0))
+    ImageDraw.Draw(out).text((4, sheet.height + 3), text, fill="black")
+    return out
 
 
 def make(name: str, voynov_steps: int = 300) -> None:
@@ -88,7 +107,7 @@ def make(name: str, voynov_steps: int = 300) -> None:
     from gan_latent_lab.atomic import atomic_write
 
     wf = os.path.join(ROOT, "example_workflows", name + ".json")
-    overrides, how = {}, "as saved"
+    overrides, how, input_dir = {}, "as saved", None
     with tempfile.TemporaryDirectory() as out:
         saved_env = os.environ.get("GAN_LATENT_LAB_MODELS")
         try:
@@ -98,9 +117,11 @@ def make(name: str, voynov_steps: int = 300) -> None:
             elif needs_stand_in(wf):
                 mf = stand_ins()
                 mf.write_example_models(Path(out) / "models")
+                mf.write_example_inputs(Path(out) / "input")
                 os.environ["GAN_LATENT_LAB_MODELS"] = os.path.join(out, "models")
+                input_dir = os.path.join(out, "input")
                 overrides, how = mf.STANDIN_OVERRIDES.get(name, {}), "on the random test stand-in"
-            result = workflow.run(wf, os.path.join(out, "images"), overrides=overrides)
+            result = workflow.run(wf, os.path.join(out, "images"), overrides=overrides, input_dir=input_dir)
         finally:
             if saved_env is None:
                 os.environ.pop("GAN_LATENT_LAB_MODELS", None)
@@ -110,6 +131,8 @@ def make(name: str, voynov_steps: int = 300) -> None:
             print(f"{name}: saved no images, no thumbnail", file=sys.stderr)
             return
         sheet = tile(result.images)
+        if how == "on the random test stand-in" and name in STANDIN_CAPTIONS:
+            sheet = caption(sheet, STANDIN_CAPTIONS[name])
         icon = tile(result.images[:4], max_width=256, cols=2) if name == "sample_and_decode" else None
     jpg = os.path.join(ROOT, "example_workflows", name + ".jpg")
     png = os.path.join(ROOT, "docs", name + ".png")
