@@ -63,10 +63,7 @@ def _ancestors(ckpt: Checkpoint) -> list[str]:
     text = ckpt.metadata.get("ancestors")
     if not text:
         return []
-    try:
-        out = json.loads(text)
-    except ValueError:
-        out = None
+    out = load_json(text, ckpt.path, "the metadata 'ancestors'")
     if not isinstance(out, list) or len(out) > MAX_ANCESTORS or not all(
             isinstance(f, str) and f.isalnum() and 0 < len(f) <= 64 for f in out):
         raise ckpt.fail("the metadata 'ancestors' is not a JSON list of model fingerprints")
