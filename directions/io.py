@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_write
-from ..errors import CheckpointError, GANLabError, MismatchError
+from ..errors import CheckpointError, GANLabError, InputError, MismatchError
 from ..limits import (NPZ_CAP, VIEW_FACTOR, VIEW_SLACK, MiB, file_size, load_json, open_zip, read_npy, read_npz,
                       view_budget)
 from ..loaders.base import SEED_MAX
@@ -171,6 +171,7 @@ def save_latent(latent: GANLatent, path: str | os.PathLike, overwrite: bool = Fa
     float32, which its ``generate.py --projected-w`` reads, plus ``gll_*`` keys (fingerprint, seeds,
     z, class) that let this pack bind it again without a model.  Anything else: safetensors with
     codes, z and c, and seeds, fingerprint, psi and space in the metadata."""
+    _check_savable(latent)
     if os.fspath(path).lower().endswith(".npz"):
         return _save_npz(latent, path, overwrite)
     from safetensors.torch import save_file
@@ -186,6 +187,17 @@ def save_latent(latent: GANLatent, path: str | os.PathLike, overwrite: bool = Fa
     with atomic_write(path, overwrite=overwrite) as tmp:
         save_file(tensors, tmp, metadata=meta)
     return os.fspath(path)
+
+
+def _check_savable(latent: GANLatent) -> None:
+    """Refuse, before writing, a latent that no reader would accept back (NaN codes, a NaN psi)."""
+    if not isinstance(latent, GANLatent):
+        raise InputError(f"expected a GAN latent to save, not a {type(latent).__name__}")
+    for name, t in (("codes", latent.codes), ("z", latent.z), ("c", latent.c)):
+        if t is not None and not bool(torch.isfinite(t).all()):
+            raise InputError(f"the latent's {name} hold NaN or infinite numbers (an edit too strong?); not saved")
+    if not np.isfinite(float(latent.truncation_psi)):
+        raise InputError(f"the latent's truncation psi is {latent.truncation_psi}; not saved")
 
 
 def _save_npz(latent: GANLatent, path: str | os.PathLike, overwrite: bool) -> str:
@@ -228,9 +240,9 @@ def load_latent(path: str | os.PathLike, model=None) -> GANLatent:
         raise CheckpointError(path, "the file is empty")
     if head[:6] == b"\x93NUMPY":
         found = _foreign(path, read_npy(path), "a .npy array", model)
-    elif head[:4] == b"PK\x03\x04" and _is_npz(path):
+    elif head[:2] == b"PK" and _is_npz(path):
         found = _load_npz(path, model)
-    elif head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+    elif head[:2] == b"PK" or head[:1] == b"\x80":
         found = _load_torch(path, model)
     else:
         found = _load_ours(path)
@@ -274,7 +286,7 @@ def _load_ours(path: str) -> GANLatent:
 def _is_npz(path: str) -> bool:
     with open_zip(path, NPZ_CAP) as z:
         names = z.namelist()
-    return bool(names) and all(n.endswith(".npy") for n in names)
+    return all(n.endswith(".npy") for n in names)  # an empty archive is an (empty) .npz
 
 
 def _load_npz(path: str, model) -> GANLatent:
