@@ -1,5 +1,9 @@
 """Peak memory of loading an NVIDIA training snapshot (G, D and G_ema) with ``load_gan``.
 
+``--format tf``: the same for a TF-era StyleGAN2 pickle, the tuple ``(G, D, Gs)`` of ``dnnlib``
+networks whose variables are numpy arrays (written with pickle protocol 3, as those tools did); the
+ratio is against the bytes of the converted generator's tensors, and only ``Gs`` is read.
+
 A real NVlabs snapshot pickle holds three networks: the generator ``G``, the discriminator ``D`` and
 the averaged generator ``G_ema`` that is used.  This script writes one with config-f 1024 px shapes
 and random weights into a temporary folder, the way NVlabs tools write it (each tensor a
@@ -87,6 +91,31 @@ def write_snapshot(path: str, res: int) -> int:
     return sum(v.numel() * v.element_size() for v in g_ema.values())
 
 
+def write_tf_snapshot(path: str, res: int) -> int:
+    """A TF-era ``(G, D, Gs)`` pickle of random config-f weights; returns the converted Gs tensor bytes."""
+    import numpy as np
+
+    from model_files import write_tf_pickle
+    from test_nvlabs_pickle import tf_variables
+
+    torch.manual_seed(0)
+    gs = {k: v.contiguous() for k, v in StyleGAN2Generator({**CONFIG_F, "img_resolution": res}).state_dict().items()}
+    top, mapping, synth = tf_variables(gs, res)
+    g_vars = [(k, np.ascontiguousarray(v) + np.float32(0.01)) for k, v in top + mapping + synth]
+    d_vars = [(k, v.numpy()) for k, v in discriminator_state(res).items()]
+    static = {"latent_size": 512, "dlatent_size": 512, "resolution": res, "fmap_base": 16384, "fmap_max": 512,
+              "mapping_layers": 8}
+
+    class _File:
+        def write_bytes(self, data: bytes) -> None:
+            with open(path, "wb") as f:
+                f.write(data)
+
+    write_tf_pickle(_File(), top, mapping, synth, static, "# networks_stylegan2.py\n", g_vars=g_vars, d_vars=d_vars,
+                    protocol=3)
+    return sum(v.numel() * v.element_size() for v in gs.values())
+
+
 CHILD = """
 import json, sys
 sys.path.insert(0, {tests!r})
@@ -103,6 +132,10 @@ before = status('VmRSS')
 if {mode!r} == "ours":
     gen = load_gan({path!r})
     total = float(sum(p.double().sum() for p in gen.state_dict().values()))  # touch every weight page
+elif {mode!r} == "eager_build":  # the loader before issue 17b: every array read, then converted and built
+    from gan_latent_lab.loaders import build_generator
+    from gan_latent_lab.loaders.files import Checkpoint
+    gen = build_generator(Checkpoint({path!r}, "pickle", safe_pickle.load_pickle({path!r})))
 else:
     obj = safe_pickle.load_pickle({path!r})
 print(json.dumps({{"before": before, "peak": status('VmHWM'), "after": status('VmRSS')}}))
@@ -118,19 +151,25 @@ def measure(path: str, mode: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--resolution", type=int, default=1024)
+    ap.add_argument("--format", choices=("nvlabs", "tf"), default="nvlabs")
     a = ap.parse_args()
+    tf = a.format == "tf"
+    used = "Gs" if tf else "G_ema"
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "snapshot.pkl")
-        nbytes = write_snapshot(path, a.resolution)
+        nbytes = (write_tf_snapshot if tf else write_snapshot)(path, a.resolution)
         size = os.path.getsize(path)
-        print(f"NVlabs snapshot {a.resolution}px config-f: file {size / 2**20:.1f} MiB, "
-              f"G_ema tensors {nbytes / 2**20:.1f} MiB")
-        for mode, label in (("ours", "load_gan (G_ema read from the file)"),
-                            ("eager", "baseline: every payload read (safe_pickle.load_pickle)")):
+        print(f"{'TF (G, D, Gs) pickle' if tf else 'NVlabs snapshot'} {a.resolution}px config-f: file "
+              f"{size / 2**20:.1f} MiB, {used} tensors {nbytes / 2**20:.1f} MiB")
+        modes = [("ours", f"load_gan ({used} read from the file)"),
+                 ("eager", "baseline: every payload read (safe_pickle.load_pickle)")]
+        if tf:
+            modes.append(("eager_build", "baseline: every payload read, then converted and built (the previous load_gan)"))
+        for mode, label in modes:
             r = measure(path, mode)
             growth = r["peak"] - r["before"]
-            print(f"  {label}: peak RSS growth {growth / 2**20:.1f} MiB = {growth / nbytes:.2f}x G_ema tensor bytes"
-                  + (" (target <= 1.3)" if mode == "ours" else ""))
+            print(f"  {label}: peak RSS growth {growth / 2**20:.1f} MiB = {growth / nbytes:.2f}x {used} tensor bytes"
+                  + (" (target <= 1.3)" if mode == "ours" and not tf else ""))
 
 
 if __name__ == "__main__":

@@ -270,6 +270,10 @@ def align_from_landmarks(image: Any, eyes: Sequence, mouth: Any, size: int = 102
         if not (-0.5 <= p[0] <= w - 0.5 and -0.5 <= p[1] <= h - 0.5):
             raise InputError(f"eye {p.tolist()} lies outside the {w}x{h} image")
     mouth_c, corners = _mouth_centre(mouth)
+    # a mouth far outside the photo would make the crop (and its padding) any size, whatever the photo's
+    for p in ([mouth_c] if corners is None else list(corners)):
+        if not (-0.5 <= p[0] <= w - 0.5 and -0.5 <= p[1] <= h - 0.5):
+            raise InputError(f"mouth point {p.tolist()} lies outside the {w}x{h} image")
     aligned = _warp(rgb, quad, qsize, size, bool(padding))
     info = {"eyes": eye_pts.tolist(), "mouth": mouth_c.tolist(),
             "mouth_corners": None if corners is None else corners.tolist(),

@@ -32,8 +32,9 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_write
-from ..errors import CheckpointError, GANLabError, MismatchError
-from ..limits import NPZ_CAP, load_json, open_zip, read_npy, read_npz
+from ..errors import CheckpointError, GANLabError, InputError, MismatchError
+from ..limits import (NPZ_CAP, VIEW_FACTOR, VIEW_SLACK, MiB, file_size, load_json, open_zip, read_npy, read_npz,
+                      view_budget)
 from ..loaders.base import SEED_MAX
 from ..loaders.files import TORCH_LEGACY_MAGIC
 from .container import FORMAT, SPACES, Directions
@@ -42,6 +43,8 @@ from .ganspace_io import load_ganspace_npz
 from .latent import GANLatent
 
 LATENT_FORMAT = "gan-latent-lab-latent"
+MAX_ANCESTORS = 1000
+"""Fine-tuning generations a latent may name (a model's ``ancestors``, as :mod:`..loaders` reads them)."""
 _COMPONENT = re.compile(r"^component_(\d+)$")
 
 
@@ -185,6 +188,7 @@ def save_latent(latent: GANLatent, path: str | os.PathLike, overwrite: bool = Fa
     float32, which its ``generate.py --projected-w`` reads, plus ``gll_*`` keys (fingerprint, seeds,
     z, class) that let this pack bind it again without a model.  Anything else: safetensors with
     codes, z and c, and seeds, fingerprint, psi and space in the metadata."""
+    _check_savable(latent)
     if os.fspath(path).lower().endswith(".npz"):
         return _save_npz(latent, path, overwrite)
     from safetensors.torch import save_file
@@ -200,6 +204,17 @@ def save_latent(latent: GANLatent, path: str | os.PathLike, overwrite: bool = Fa
     with atomic_write(path, overwrite=overwrite) as tmp:
         save_file(tensors, tmp, metadata=meta)
     return os.fspath(path)
+
+
+def _check_savable(latent: GANLatent) -> None:
+    """Refuse, before writing, a latent that no reader would accept back (NaN codes, a NaN psi)."""
+    if not isinstance(latent, GANLatent):
+        raise InputError(f"expected a GAN latent to save, not a {type(latent).__name__}")
+    for name, t in (("codes", latent.codes), ("z", latent.z), ("c", latent.c)):
+        if t is not None and not bool(torch.isfinite(t).all()):
+            raise InputError(f"the latent's {name} hold NaN or infinite numbers (an edit too strong?); not saved")
+    if not np.isfinite(float(latent.truncation_psi)):
+        raise InputError(f"the latent's truncation psi is {latent.truncation_psi}; not saved")
 
 
 def _save_npz(latent: GANLatent, path: str | os.PathLike, overwrite: bool) -> str:
@@ -233,13 +248,18 @@ def load_latent(path: str | os.PathLike, model=None) -> GANLatent:
     A 2-D array with exactly ``num_ws`` rows is one w+ code; other row counts are one w each.
     Given a ``model``, a latent of ours is checked against it too."""
     path = _existing_file(path)
-    with open(path, "rb") as f:
-        head = f.read(64)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError as e:
+        raise CheckpointError(path, f"cannot read the file ({e.strerror or e})") from None
+    if not head:
+        raise CheckpointError(path, "the file is empty")
     if head[:6] == b"\x93NUMPY":
         found = _foreign(path, read_npy(path), "a .npy array", model)
-    elif head[:4] == b"PK\x03\x04" and _is_npz(path):
+    elif head[:2] == b"PK" and _is_npz(path):
         found = _load_npz(path, model)
-    elif head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+    elif head[:2] == b"PK" or head[:1] == b"\x80":
         found = _load_torch(path, model)
     else:
         found = _load_ours(path)
@@ -263,10 +283,9 @@ def _load_ours(path: str) -> GANLatent:
                               or not bool(torch.isfinite(t).all())):
             raise CheckpointError(path, f"'{key}' must hold finite floating-point numbers, "
                                   f"[n, slots, dim] for codes and [n, width] for z and c")
+    fingerprint, ancestors = _lineage(path, meta.get("fingerprint", ""),
+                                      load_json(meta.get("ancestors", "[]"), path, "the metadata 'ancestors'"))
     try:
-        ancestors = load_json(meta.get("ancestors", "[]"), path, "the metadata 'ancestors'")
-        if not isinstance(ancestors, list) or not all(isinstance(x, str) and x.isalnum() for x in ancestors):
-            raise ValueError("the ancestors are not a list of model fingerprints")
         psi = float(meta.get("truncation_psi", "1.0"))
         if not np.isfinite(psi):
             raise ValueError(f"truncation psi {psi} is not finite")
@@ -274,7 +293,7 @@ def _load_ours(path: str) -> GANLatent:
         for key in ("z", "c"):
             if key in tensors and tensors[key].shape[0] != codes.shape[0]:
                 raise ValueError(f"{key} has {tensors[key].shape[0]} rows for {codes.shape[0]} codes")
-        return GANLatent(codes=codes.float(), fingerprint=meta.get("fingerprint", ""), z=tensors.get("z"),
+        return GANLatent(codes=codes.float(), fingerprint=fingerprint, z=tensors.get("z"),
                          c=tensors.get("c"), seeds=seeds, truncation_psi=psi, space=meta.get("space", "w"),
                          ancestors=ancestors)
     except (ValueError, TypeError, MismatchError) as e:
@@ -284,7 +303,7 @@ def _load_ours(path: str) -> GANLatent:
 def _is_npz(path: str) -> bool:
     with open_zip(path, NPZ_CAP) as z:
         names = z.namelist()
-    return bool(names) and all(n.endswith(".npy") for n in names)
+    return all(n.endswith(".npy") for n in names)  # an empty archive is an (empty) .npz
 
 
 def _load_npz(path: str, model) -> GANLatent:
@@ -300,21 +319,42 @@ def _load_npz(path: str, model) -> GANLatent:
     codes = _float_array(path, arrays[key], what)
     if codes.ndim != 3:
         raise CheckpointError(path, f"{what} must be [n, slots, dim], got {list(codes.shape)}")
+    fingerprint, ancestors = _lineage(path, fingerprint, load_json(
+        _text(arrays.get(f"{_OURS}ancestors")) or "[]", path, f"the entry '{_OURS}ancestors'"))
+    seeds = load_json(_text(arrays.get(f"{_OURS}seeds")) or "[]", path, f"the entry '{_OURS}seeds'")
+    if not isinstance(seeds, list) or not all(type(s) is int and 0 <= s <= SEED_MAX for s in seeds):
+        raise CheckpointError(path, f"the seeds must be whole numbers 0..{SEED_MAX}")
+    space = _text(arrays.get(f"{_OURS}space")) or "w"
+    if space not in SPACES:
+        raise CheckpointError(path, f"the latent lives in space {space[:40]!r}, not {' or '.join(SPACES)}")
+    psi_arr = arrays.get(f"{_OURS}truncation_psi", np.array(1.0))
+    if psi_arr.dtype.kind != "f" or psi_arr.size != 1 or not np.isfinite(psi_arr).all():
+        raise CheckpointError(path, f"the entry '{_OURS}truncation_psi' must be one finite number (the truncation psi)")
+    extra = {}
+    for name in ("z", "c"):
+        t = arrays.get(f"{_OURS}{name}")
+        if t is None:
+            continue
+        if t.ndim != 2 or t.shape[0] != codes.shape[0] or t.dtype.kind != "f" or not np.isfinite(t).all():
+            raise CheckpointError(path, f"the entry '{_OURS}{name}' must be finite numbers [n, width] for {codes.shape[0]} "
+                                  f"codes, not {t.dtype} {list(t.shape)}")
+        extra[name] = torch.from_numpy(np.array(t, dtype=np.float32))
     try:
-        z, c = arrays.get(f"{_OURS}z"), arrays.get(f"{_OURS}c")
-        ancestors = json.loads(_text(arrays.get(f"{_OURS}ancestors")) or "[]")
-        seeds = json.loads(_text(arrays.get(f"{_OURS}seeds")) or "[]")
-        if not isinstance(seeds, list) or not all(type(s) is int and 0 <= s <= SEED_MAX for s in seeds):
-            raise ValueError(f"the seeds must be whole numbers 0..{SEED_MAX}")
-        psi = float(arrays.get(f"{_OURS}truncation_psi", np.array(1.0)))
-        for name, t in (("z", z), ("c", c)):
-            if t is not None and (t.ndim != 2 or t.shape[0] != codes.shape[0] or t.dtype.kind != "f"):
-                raise ValueError(f"{name} is {t.dtype} {list(t.shape)} for {codes.shape[0]} codes")
-        return GANLatent(codes=codes, fingerprint=fingerprint, z=None if z is None else torch.from_numpy(np.array(z)),
-                         c=None if c is None else torch.from_numpy(np.array(c)), seeds=seeds, truncation_psi=psi,
-                         space=_text(arrays.get(f"{_OURS}space")) or "w", ancestors=[str(a) for a in ancestors])
+        return GANLatent(codes=codes, fingerprint=fingerprint, seeds=seeds, truncation_psi=float(psi_arr.reshape(-1)[0]),
+                         space=space, ancestors=ancestors, **extra)
     except (ValueError, TypeError, MismatchError) as e:
         raise CheckpointError(path, f"damaged latent file ({e})") from None
+
+
+def _lineage(path: str, fingerprint, ancestors) -> tuple[str, list[str]]:
+    """A latent's model fingerprint and the fingerprints its model descends from, checked: short
+    alphanumeric texts, at most :data:`MAX_ANCESTORS` of them."""
+    if not isinstance(fingerprint, str) or len(fingerprint) > 64 or (fingerprint and not fingerprint.isalnum()):
+        raise CheckpointError(path, "the model fingerprint is not a short alphanumeric text")
+    if not isinstance(ancestors, list) or len(ancestors) > MAX_ANCESTORS or not all(
+            isinstance(a, str) and a.isalnum() and len(a) <= 64 for a in ancestors):
+        raise CheckpointError(path, f"the ancestors are not a list of at most {MAX_ANCESTORS} model fingerprints")
+    return fingerprint, list(ancestors)
 
 
 def _text(arr) -> str:
@@ -388,6 +428,11 @@ def _foreign(path: str, arr, what: str, model) -> GANLatent:
     if t.ndim != 3 or t.shape[-1] != dim or t.shape[1] not in (1, slots):
         raise CheckpointError(path, f"{what} are shaped {shape}, but the loaded {model.arch} wants [n, {slots}, "
                               f"{dim}] ({slots} slots, {dim} wide) or one w [n, {dim}]")
+    expanded = t.shape[0] * slots * dim * 4
+    allowed = view_budget(file_size(path))
+    if expanded > allowed:
+        raise CheckpointError(path, f"{what} {shape} would take {expanded / MiB:.1f} MiB once repeated into {slots} slots, "
+                              f"more than {VIEW_FACTOR}x the file plus {VIEW_SLACK // MiB} MiB; split the file")
     t = t.expand(-1, slots, -1).contiguous()
     return GANLatent(codes=t, fingerprint=model.fingerprint, space=model.code_space,
                      ancestors=list(getattr(model, "ancestors", [])))

@@ -339,14 +339,20 @@ def directions_from_official(source: str | os.PathLike | dict, model, slots: Seq
     if not isinstance(source, dict):
         from ..errors import CheckpointError
 
+        from ..loaders.files import read_torch_file
+
         name = os.path.basename(os.fspath(source))
-        try:
-            state = torch.load(os.fspath(source), map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001
-            raise CheckpointError(source, f"not a readable torch state dict ({type(e).__name__}: {str(e)[:200]})") from None
+        state = read_torch_file(source)  # zip sizes and tensor views checked, then a weights-only load
         if not isinstance(state, dict):
             raise CheckpointError(source, f"holds a {type(state).__name__}, not a deformator state dict")
-    mat, kind = matrix_from_official(state, model.w_dim)
+    try:
+        mat, kind = matrix_from_official(state, model.w_dim)
+    except InputError as e:
+        if isinstance(source, dict):
+            raise
+        from ..errors import CheckpointError
+
+        raise CheckpointError(source, str(e)) from None
     vec = mat.T
     if k is not None:
         vec = vec[: int(k)]

@@ -52,13 +52,15 @@ def save_run(path: str | os.PathLike, state: dict) -> str:
 
 def read_run(path: str | os.PathLike) -> dict:
     """Read a run file safely; a truncated, corrupt or foreign file raises CheckpointError."""
+    from ..loaders.files import read_torch_file
+
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(path, "no such run file")
-    try:
-        record = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any failure to parse means a broken file
-        raise CheckpointError(path, f"the run file is truncated or corrupt ({type(e).__name__}: {str(e)[:200]})") from None
+    try:  # the checkpoint checks first (zip sizes, tensor views), then a weights-only load
+        record = read_torch_file(path)
+    except CheckpointError as e:
+        raise CheckpointError(path, f"the run file is truncated or corrupt: {e.reason}") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise CheckpointError(path, "not a Voynov run file (no gan-latent-lab-voynov format marker)")
     if record.get("version") != VERSION:

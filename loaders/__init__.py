@@ -66,10 +66,7 @@ def _ancestors(ckpt: Checkpoint) -> list[str]:
     text = ckpt.metadata.get("ancestors")
     if not text:
         return []
-    try:
-        out = json.loads(text)
-    except ValueError:
-        out = None
+    out = load_json(text, ckpt.path, "the metadata 'ancestors'")
     if not isinstance(out, list) or len(out) > MAX_ANCESTORS or not all(
             isinstance(f, str) and f.isalnum() and 0 < len(f) <= 64 for f in out):
         raise ckpt.fail("the metadata 'ancestors' is not a JSON list of model fingerprints")
@@ -156,9 +153,12 @@ def save_converted(gen: GANGenerator, out_path: str | os.PathLike, overwrite: bo
 
     from ..atomic import atomic_write
 
+    try:  # a config we could not read back (NaN, objects) is refused before anything is written
+        config = json.dumps(gen.config, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise GANLabError(f"the model's configuration cannot be saved as JSON ({e})") from None
     state = {k: v.detach().to("cpu").contiguous() for k, v in gen.state_dict().items()}
-    meta = {"format": NATIVE_FORMAT, "arch": gen.arch, "config": json.dumps(gen.config, sort_keys=True),
-            "fingerprint": gen.fingerprint}
+    meta = {"format": NATIVE_FORMAT, "arch": gen.arch, "config": config, "fingerprint": gen.fingerprint}
     if gen.class_names:
         meta["class_names"] = json.dumps(gen.class_names)
     if gen.ancestors:

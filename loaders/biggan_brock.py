@@ -39,6 +39,8 @@ from torch import nn
 
 from ..errors import CheckpointError, InputError
 from .biggan import BigGANBase, attend
+from .config_check import AnyOf, Bool, Choice, Float, Int, Numbers, Text, Texts, build_bounded
+from .config_check import check_config as checked
 from .files import Checkpoint, check_state_shapes, state_dict_of, strip_prefix
 
 ARCH = "biggan-brock"
@@ -178,49 +180,49 @@ class ClassEmbedding(nn.Module):
 
 
 # ----- configuration ------------------------------------------------------------------------------
+SPEC = {
+    "channels": Numbers(Int(1, MAX_WIDTH), max_len=MAX_BLOCKS + 1, min_len=2),
+    "attention": Numbers(Int(0, MAX_BLOCKS - 1), max_len=MAX_BLOCKS, min_len=0),
+    "bottom_width": Int(1, MAX_BOTTOM), "z_chunk": Int(0, MAX_Z), "z_dim": Int(1, MAX_Z),
+    "shared_dim": Int(1, MAX_WIDTH), "n_classes": Int(1, MAX_CLASSES), "num_svs": Int(1, MAX_SVS),
+    "image_channels": Int(1, 4), "bn_eps": Float(0, 1, lo_open=True), "sn_eps": Float(0, 1, lo_open=True),
+    "class_names": Texts(MAX_CLASSES),
+}
+"""What each setting of our BigGAN config may be (from the shapes, or a converted file's metadata)."""
+
+DECLARED_SPEC = {
+    "G_ch": Int(1, MAX_WIDTH), "dim_z": Int(1, MAX_Z), "resolution": Int(1, 8192), "n_classes": Int(1, MAX_CLASSES),
+    "shared_dim": Int(0, MAX_WIDTH), "num_G_SVs": Int(1, MAX_SVS), "num_G_SV_itrs": Int(1, 1000),
+    "bottom_width": Int(1, MAX_BOTTOM), "BN_eps": Float(0, 1, lo_open=True), "SN_eps": Float(0, 1, lo_open=True),
+    "hier": Bool(), "G_shared": Bool(), "mybn": Bool(), "cross_replica": Bool(), "G_nl": Choice(RELU_NAMES),
+    "norm_style": Choice(("bn",)), "G_attn": AnyOf((Int(0, 8192), Text(100))),
+    "class_names": Texts(MAX_CLASSES),
+}
+"""What each BigGAN-PyTorch config.json field we read may be (the reference's own names)."""
+
+
 def check_config(config: dict, path: str | None = None) -> dict:
     """Our config (from shapes or converted metadata) with every value checked before anything is built."""
+    where = "the BigGAN configuration"
+    cfg = checked(config, SPEC, source=path, where=where, required=[k for k in SPEC if k != "class_names"])
 
     def fail(field: str, why: str) -> CheckpointError:
-        return CheckpointError(path, f"BigGAN setting '{field}' {why}")
+        return CheckpointError(path, f"{where}: field '{field}' {why}")
 
-    def integer(field: str, lo: int, hi: int) -> int:
-        v = config.get(field)
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise fail(field, f"is {v!r}, expected an integer in {lo}..{hi}")
-        return v
-
-    def eps(field: str) -> float:
-        v = config.get(field)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and 0 < v < 1):
-            raise fail(field, f"is {v!r}, expected a number in (0, 1)")
-        return float(v)
-
-    channels = config.get("channels")
-    if not isinstance(channels, list) or not 2 <= len(channels) <= MAX_BLOCKS + 1:
-        raise fail("channels", f"must list 2..{MAX_BLOCKS + 1} widths (the first block's input, then each block's output)")
-    for c in channels:
-        if isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= MAX_WIDTH:
-            raise fail("channels", f"holds {c!r}, expected integers in 1..{MAX_WIDTH}")
-    blocks = len(channels) - 1
-    attention = config.get("attention")
-    if not isinstance(attention, list) or any(isinstance(a, bool) or not isinstance(a, int) or not 0 <= a < blocks
-                                              for a in attention):
+    channels, blocks = cfg["channels"], len(cfg["channels"]) - 1
+    if any(a >= blocks for a in cfg["attention"]):
         raise fail("attention", f"must list block indices in 0..{blocks - 1}")
-    if any(channels[a + 1] < 8 for a in attention):
+    if any(channels[a + 1] < 8 for a in cfg["attention"]):
         raise fail("attention", "sits on a block with fewer than 8 channels")
-    out = {"channels": list(channels), "attention": sorted(set(attention)),
-           "bottom_width": integer("bottom_width", 1, MAX_BOTTOM), "z_chunk": integer("z_chunk", 0, MAX_Z),
-           "z_dim": integer("z_dim", 1, MAX_Z), "shared_dim": integer("shared_dim", 1, MAX_WIDTH),
-           "n_classes": integer("n_classes", 1, MAX_CLASSES), "num_svs": integer("num_svs", 1, MAX_SVS),
-           "image_channels": integer("image_channels", 1, 4), "bn_eps": eps("bn_eps"), "sn_eps": eps("sn_eps")}
+    out = {k: cfg[k] for k in SPEC if k not in ("class_names", "attention")}
+    out["attention"] = sorted(set(cfg["attention"]))
     if out["z_chunk"] and out["z_dim"] != out["z_chunk"] * (blocks + 1):
         raise fail("z_dim", f"is {out['z_dim']}, but {blocks + 1} chunks of {out['z_chunk']} make {out['z_chunk'] * (blocks + 1)}")
     if out["bottom_width"] * 2**blocks > 4096:
         raise fail("channels", f"give {blocks} upsampling blocks from {out['bottom_width']} px, beyond 4096 px")
-    names = config.get("class_names")
+    names = cfg.get("class_names")
     if isinstance(names, list) and len(names) == out["n_classes"]:
-        out["class_names"] = [str(n) for n in names]
+        out["class_names"] = names
     return out
 
 
@@ -257,24 +259,24 @@ def infer_config(sd: dict[str, torch.Tensor], path: str | None = None) -> dict:
 
 
 def apply_declared(config: dict, declared: dict, path: str | None = None) -> dict:
-    """Overlay a BigGAN-PyTorch config.json: epsilons and class names are taken, structure must agree."""
+    """Overlay a BigGAN-PyTorch config.json: epsilons and class names are taken, structure must agree.
+
+    Every field read is checked first (:data:`DECLARED_SPEC`), naming the field; fields we do not
+    read (training settings) are left alone."""
+    where = "the config.json beside it"
+    declared = checked(declared, DECLARED_SPEC, source=path, where=where)
 
     def fail(field: str, why: str) -> CheckpointError:
-        return CheckpointError(path, f"the config.json beside it: '{field}' {why}")
+        return CheckpointError(path, f"{where}: '{field}' {why}")
 
     out = dict(config)
     for field, key in (("BN_eps", "bn_eps"), ("SN_eps", "sn_eps")):
         if field in declared:
-            v = declared[field]
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and 0 < v < 1):
-                raise fail(field, f"is {v!r}, expected a number in (0, 1)")
-            out[key] = float(v)
-    if str(declared.get("G_nl", "relu")) not in RELU_NAMES:
-        raise fail("G_nl", f"is {declared['G_nl']!r}; only ReLU generators ({', '.join(RELU_NAMES)}) are supported")
+            out[key] = declared[field]
     if declared.get("G_shared", True) is not True:
         raise fail("G_shared", "is off; only generators with a shared class embedding are supported")
-    if declared.get("norm_style", "bn") != "bn" or declared.get("mybn", False) or declared.get("cross_replica", False):
-        raise fail("norm_style", "asks for another normalisation than the stored-statistics batch norm")
+    if declared.get("mybn", False) or declared.get("cross_replica", False):
+        raise fail("mybn", "asks for another normalisation than the stored-statistics batch norm")
     blocks = len(config["channels"]) - 1
     resolution = config["bottom_width"] * 2**blocks
 
@@ -282,15 +284,6 @@ def apply_declared(config: dict, declared: dict, path: str | None = None) -> dic
         if field in declared and want != have:
             raise fail(field, f"is {declared[field]!r}, but the weights have {have!r}")
 
-    def number(field: str) -> int:
-        v = declared[field]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise fail(field, f"is {v!r}, expected a non-negative integer")
-        return v
-
-    for field in ("G_ch", "dim_z", "resolution", "n_classes", "shared_dim", "num_G_SVs", "bottom_width"):
-        if field in declared:
-            number(field)
     agree("resolution", declared.get("resolution"), resolution)
     agree("n_classes", declared.get("n_classes"), config["n_classes"])
     agree("shared_dim", declared.get("shared_dim"), config["shared_dim"])
@@ -443,7 +436,8 @@ def build(ckpt: Checkpoint) -> BrockBigGAN:
 
 
 def from_native(state: dict[str, torch.Tensor], config: dict, arch: str = ARCH) -> BrockBigGAN:
-    gen = BrockBigGAN(config)
+    config = check_config(config)
+    gen = build_bounded(lambda: BrockBigGAN(config), state, what="the BigGAN configuration")
     gen.load_state_dict(state, strict=True)
     return gen
 

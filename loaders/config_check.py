@@ -139,6 +139,21 @@ class Choice(Field):
 
 
 @dataclass(frozen=True)
+class Text(Field):
+    """A string of at most ``max_len`` characters (a name, a short setting)."""
+
+    max_len: int
+    optional: bool = False
+
+    def check(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"is {type(value).__name__} {_show(value)}, not text")
+        if len(value) > self.max_len:
+            raise ValueError(f"is {len(value)} characters long, more than {self.max_len}")
+        return value
+
+
+@dataclass(frozen=True)
 class Numbers(Field):
     """A list of ``item`` values, ``min_len..max_len`` long (filter taps, layer plans)."""
 

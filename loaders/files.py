@@ -23,6 +23,7 @@ from . import safe_pickle, torch_scan
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
 SAFETENSORS_HEADER_MAX = 100_000_000
 SIDECAR_MAX_BYTES = limits.JSON_MAX_BYTES
+TF_NETWORK = "dnnlib.tflib.network.Network"
 FOLDER_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "generator.safetensors", "generator.pth", "generator.pt")
 
 
@@ -151,11 +152,44 @@ def _torch_load(path: str) -> Any:
 
 
 def read_torch_file(path: str | os.PathLike) -> Any:
-    """A torch file (zip or legacy) read weights-only on the CPU: tensors and plain containers, nothing run."""
+    """A torch file (zip or legacy) read weights-only on the CPU: tensors and plain containers, nothing run.
+
+    The same checks as a checkpoint's come first (:func:`check_torch_file`): zip sizes before anything
+    is inflated, every tensor view against its storage and the file's size.  Latents, Voynov runs and
+    official deformators are read this way."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CheckpointError(path, "is a folder, not a file")
     if not os.path.isfile(path):
         raise CheckpointError(path, "no such file")
+    check_torch_file(path)
     return _torch_load(path)
+
+
+def check_torch_file(path: str) -> str:
+    """Sniff a torch file and scan its tensor declarations before torch reads it; returns the format.
+
+    Anything that is not a torch zip or a legacy torch file (a bare pickle, which torch would read
+    without the legacy header's checks, a TorchScript archive, junk) is refused naming the file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError as e:
+        raise CheckpointError(path, f"cannot open ({e.strerror or e})") from None
+    fmt = sniff(path, head, limits.file_size(path))
+    if fmt == "zip":
+        with limits.open_zip(path) as z:
+            names = z.namelist()
+            if not any(n.endswith("data.pkl") for n in names):
+                raise CheckpointError(path, "a zip archive that is not a torch file (no data.pkl)")
+            if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+                raise CheckpointError(path, "a TorchScript archive, not a torch file of tensors")
+            torch_scan.scan_zip(path, z)
+        return "torch-zip"
+    if fmt == "torch-legacy":
+        torch_scan.scan_legacy(path)
+        return fmt
+    raise CheckpointError(path, f"a {fmt} file, not a torch file (torch.save writes a zip archive or the legacy format)")
 
 
 def _safetensors_load(path: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -184,15 +218,8 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     meta: dict[str, str] = {}
     if fmt == "safetensors":
         obj, meta = _safetensors_load(path)
-    elif fmt == "zip":
-        with limits.open_zip(path) as z:
-            if not any(n.endswith("data.pkl") for n in z.namelist()):
-                raise CheckpointError(path, "a zip archive that is not a torch checkpoint (no data.pkl)")
-            torch_scan.scan_zip(path, z)
-        fmt = "torch-zip"
-        obj = _torch_load(path)
-    elif fmt == "torch-legacy":
-        torch_scan.scan_legacy(path)
+    elif fmt in ("zip", "torch-legacy"):
+        fmt = check_torch_file(path)
         obj = _torch_load(path)
     elif fmt == "pickle":
         obj = safe_pickle.load_pickle(path, lazy=True)
@@ -206,11 +233,16 @@ def unused_networks(obj: Any) -> list:
     """Networks of a training snapshot that loading a generator leaves on disk.
 
     An NVlabs snapshot holds ``G``, ``D`` and ``G_ema`` (and the augmentation pipe); only ``G_ema`` is
-    read.  The others stay :class:`safe_pickle.LazyTensor` handles that ``safe_pickle.materialize``
-    reads on demand."""
+    read.  A TF-era pickle is the tuple ``(G, D, Gs)`` of ``dnnlib`` networks; only ``Gs`` is read.
+    The others stay :class:`safe_pickle.LazyTensor` / :class:`safe_pickle.PendingArray` handles that
+    ``safe_pickle.materialize`` reads on demand."""
     if isinstance(obj, dict) and isinstance(obj.get("G_ema"), safe_pickle.Record):
         keep = obj["G_ema"]
         return [v for k, v in obj.items() if k != "G_ema" and v is not keep and isinstance(v, safe_pickle.Record)]
+    if isinstance(obj, tuple) and len(obj) == 3 and all(
+            isinstance(v, safe_pickle.Record) and v.qualname == TF_NETWORK for v in obj):
+        keep = obj[2]
+        return [v for v in obj[:2] if v is not keep]
     return []
 
 

@@ -28,6 +28,8 @@ from torch import nn
 
 from ..errors import CheckpointError
 from .base import GANGenerator
+from .config_check import Int, Numbers, build_bounded
+from .config_check import check_config as checked
 from .files import Checkpoint, check_state_shapes, state_dict_of, strip_prefix
 from .genforce_pggan import first_conv_as_dense
 from .genforce_stylegan import check_slots, pixel_norm
@@ -69,18 +71,19 @@ class NormConv(nn.Module):
         return F.leaky_relu(x, 0.2) if self.act else x
 
 
+SPEC = {"z_dim": Int(1, MAX_WIDTH), "channels": Numbers(Int(1, MAX_WIDTH), max_len=MAX_BLOCKS, min_len=2),
+        "image_channels": Int(1, 4)}
+"""What each setting of our ProgGAN config may be (from the shapes, or a converted file's metadata)."""
+
+
 def check_config(config: dict, path: str | None = None) -> dict:
     """``{"z_dim", "channels" (one per feature block), "image_channels"}`` checked before anything is built."""
-    channels = config.get("channels")
-    if not isinstance(channels, list) or not 2 <= len(channels) <= MAX_BLOCKS or len(channels) % 2:
-        raise CheckpointError(path, f"ProgGAN setting 'channels' must list an even number (2..{MAX_BLOCKS}) "
-                              "of feature-block widths")
-    for field, values, hi in (("channels", channels, MAX_WIDTH), ("z_dim", [config.get("z_dim")], MAX_WIDTH),
-                              ("image_channels", [config.get("image_channels")], 4)):
-        for v in values:
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
-                raise CheckpointError(path, f"ProgGAN setting '{field}' holds {v!r}, expected integers in 1..{hi}")
-    return {"z_dim": config["z_dim"], "channels": list(channels), "image_channels": config["image_channels"]}
+    where = "the ProgGAN configuration"
+    cfg = checked(config, SPEC, source=path, where=where, required=tuple(SPEC))
+    if len(cfg["channels"]) % 2:
+        raise CheckpointError(path, f"{where}: field 'channels' must list an even number (2..{MAX_BLOCKS}) "
+                              "of feature-block widths (two per resolution)")
+    return {k: cfg[k] for k in SPEC}
 
 
 def infer_config(sd: dict[str, torch.Tensor], path: str | None = None) -> dict:
@@ -165,6 +168,7 @@ def build(ckpt: Checkpoint) -> PtrblckProgGAN:
 
 
 def from_native(state: dict[str, torch.Tensor], config: dict, arch: str = ARCH) -> PtrblckProgGAN:
-    gen = PtrblckProgGAN(config)
+    config = check_config(config)
+    gen = build_bounded(lambda: PtrblckProgGAN(config), state, what="the ProgGAN configuration")
     gen.load_state_dict(state, strict=True)
     return gen

@@ -191,17 +191,25 @@ class _DtypeSpec:
         return f"dtype({self.order}{self.name})"
 
 
-def _numpy_reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+def _numpy_reconstruct(subtype: Any, shape: Any, dtype: Any) -> "PendingArray":
     if subtype is not _NDARRAY:
         raise pickle.UnpicklingError("numpy subclasses are not allowed")
-    return _SafeArray(shape, dtype)
+    return PendingArray()
 
 
-class _SafeArray(np.ndarray):
-    """ndarray built only from a checked dtype and exactly the bytes its shape needs."""
+class PendingArray:
+    """A pickled numpy array, checked when its state arrives: a plain numeric dtype and exactly the bytes
+    its shape needs.  Its data stays in the file when the pickle left it there (a large payload), so
+    the arrays of networks a loader does not use (the ``G`` and ``D`` of a TF-era ``(G, D, Gs)`` pickle)
+    are never read; :func:`materialize` turns it into an ndarray."""
 
-    def __new__(cls, shape: Any, dtype: Any) -> "_SafeArray":
-        return np.ndarray.__new__(cls, (0,), np.uint8)
+    __slots__ = ("shape", "dtype", "fortran", "data")
+
+    def __init__(self) -> None:
+        self.shape: tuple[int, ...] = (0,)
+        self.dtype = np.dtype(np.uint8)
+        self.fortran = False
+        self.data: Any = b""
 
     def __setstate__(self, state: Any) -> None:
         if not isinstance(state, tuple) or len(state) not in (4, 5):
@@ -211,9 +219,7 @@ class _SafeArray(np.ndarray):
             raise pickle.UnpicklingError("numpy arrays must name a plain numeric dtype")
         if not isinstance(shape, tuple) or len(shape) > 32 or not all(type(n) is int and n >= 0 for n in shape):
             raise pickle.UnpicklingError("a numpy array shape must be a tuple of non-negative integers")
-        if isinstance(raw, LazyBytes):
-            raw = raw.read()
-        if not isinstance(raw, (bytes, bytearray)):
+        if not isinstance(raw, (bytes, bytearray, LazyBytes)):
             raise pickle.UnpicklingError("numpy array data must be raw bytes")
         dtype = spec.dtype
         count = 1
@@ -221,7 +227,25 @@ class _SafeArray(np.ndarray):
             count *= n
         if count * dtype.itemsize != len(raw):
             raise pickle.UnpicklingError(f"numpy array of shape {tuple(shape)} does not match its {len(raw)} bytes")
-        super().__setstate__((version, shape, dtype, bool(fortran), bytes(raw)))
+        self.shape, self.dtype, self.fortran, self.data = shape, dtype, bool(fortran), raw
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data)
+
+    def load(self) -> np.ndarray:
+        """The array, its bytes read from the file into its own (writable) memory when they are still there."""
+        if isinstance(self.data, LazyBytes):
+            buf = bytearray(self.data.length)
+            if buf:
+                self.data.source.readinto_at(self.data.offset, memoryview(buf))
+        else:
+            buf = bytearray(self.data)
+        flat = np.frombuffer(buf, dtype=self.dtype) if buf else np.empty(0, self.dtype)
+        return flat.reshape(self.shape, order="F" if self.fortran else "C")
+
+    def __repr__(self) -> str:
+        return f"PendingArray({list(self.shape)}, {self.dtype})"
 
 
 def _numpy_scalar(spec: Any, data: Any = None) -> Any:
@@ -408,7 +432,7 @@ for _mod, _name in [
 # TF-era networks are pickled as plain objects (NEWOBJ + BUILD), so they need a real type.
 ALLOWED[("dnnlib.tflib.network", "Network")] = record_class("dnnlib.tflib.network.Network")
 
-_BUILDABLE = (Record, _SafeArray, _DtypeSpec, _EasyDict, collections.OrderedDict)
+_BUILDABLE = (Record, PendingArray, _DtypeSpec, _EasyDict, collections.OrderedDict)
 """The only objects whose state a pickle may set (BUILD): our inert stand-ins and plain dicts."""
 
 
@@ -531,6 +555,7 @@ class _Materializer:
         self.seen: dict[int, Any] = {}
         self.storages: dict[int, torch.Tensor] = {}
         self.keep: list[Any] = []  # holds walked objects so their ids stay unique during the walk
+        self.sources: list[_Source] = []  # files opened to read payloads, closed after the walk
 
     def tensor(self, lt: LazyTensor) -> torch.Tensor:
         buf = self.storages.get(id(lt.storage))
@@ -557,6 +582,12 @@ class _Materializer:
             return out
         if isinstance(obj, LazyBytes):
             out = self.seen[key] = obj.read()
+            self.sources.append(obj.source)
+            return out
+        if isinstance(obj, PendingArray):
+            out = self.seen[key] = obj.load()
+            if isinstance(obj.data, LazyBytes):
+                self.sources.append(obj.data.source)
             return out
         self.seen[key] = obj
         if isinstance(obj, dict):
@@ -594,6 +625,8 @@ def materialize(obj: Any, path: str | None = None, skip: Any = ()) -> Any:
         for lt in m.keep:
             if isinstance(lt, LazyStorage):
                 lt.source.close()
+        for source in m.sources:
+            source.close()
 
 
 def load_pickle(path: str | os.PathLike, data: bytes | None = None,

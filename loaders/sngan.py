@@ -19,7 +19,6 @@ module (``conv1`` / ``conv2`` and ``model.3`` / ``model.6``); the official loade
 
 from __future__ import annotations
 
-import json
 import os
 import re
 
@@ -28,8 +27,11 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from .. import limits
 from ..errors import CheckpointError
 from .base import GANGenerator
+from .config_check import Choice, Int, Numbers, build_bounded
+from .config_check import check_config as checked
 from .files import Checkpoint, check_state_shapes, state_dict_of, strip_prefix
 from .genforce_stylegan import check_slots
 
@@ -81,21 +83,22 @@ class ResBlock(nn.Module):
         return h + (self.bypass[1](skip) if self.bypass is not None else skip)
 
 
+SPEC = {"z_dim": Int(1, MAX_Z), "channels": Numbers(Int(1, MAX_WIDTH), max_len=MAX_BLOCKS + 1, min_len=2),
+        "image_channels": Int(1, 4), "bottom_width": Int(1, 64), "model": Choice(tuple(MODELS), optional=True)}
+"""What each setting of our SN-GAN config may be (from the shapes, or a converted file's metadata)."""
+ARGS_SPEC = {"model": Choice(tuple(MODELS)), "latent_dim": Int(1, MAX_Z), "image_channels": Int(1, 4),
+             "distribution": Choice(DISTRIBUTIONS)}
+"""What each field of the official ``args.json`` that we read may be."""
+ARGS_MAX_BYTES = 1 << 20
+
+
 def check_config(config: dict, path: str | None = None) -> dict:
     """``{"z_dim", "channels" (c0 then each block's output), "image_channels", "bottom_width"}``, checked."""
-    channels = config.get("channels")
-    if not isinstance(channels, list) or not 2 <= len(channels) <= MAX_BLOCKS + 1:
-        raise CheckpointError(path, f"SN-GAN setting 'channels' must list 2..{MAX_BLOCKS + 1} widths")
-    for field, values, hi in (("channels", channels, MAX_WIDTH), ("z_dim", [config.get("z_dim")], MAX_Z),
-                              ("image_channels", [config.get("image_channels")], 4),
-                              ("bottom_width", [config.get("bottom_width")], 64)):
-        for v in values:
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
-                raise CheckpointError(path, f"SN-GAN setting '{field}' holds {v!r}, expected integers in 1..{hi}")
-    out = {k: config[k] for k in ("z_dim", "image_channels", "bottom_width")}
-    out["channels"] = list(channels)
-    if config.get("model") in MODELS:
-        out["model"] = config["model"]
+    cfg = checked(config, SPEC, source=path, where="the SN-GAN configuration",
+                  required=("z_dim", "channels", "image_channels", "bottom_width"))
+    out = {k: cfg[k] for k in ("z_dim", "image_channels", "bottom_width", "channels")}
+    if cfg.get("model") is not None:
+        out["model"] = cfg["model"]
     return out
 
 
@@ -118,47 +121,43 @@ def infer_config(sd: dict[str, torch.Tensor], path: str | None = None) -> dict:
 
 
 def read_args(weights_path: str) -> tuple[str, dict] | None:
-    """``args.json`` beside the weights, if there is one, as ``(path, dict)``."""
+    """``args.json`` beside the weights, if there is one, as ``(path, dict)``: at most 1 MiB, JSON nested
+    at most 32 deep, no NaN or infinity (:func:`limits.load_json`)."""
     path = os.path.join(os.path.dirname(os.path.abspath(weights_path)), ARGS_FILE)
     if not os.path.isfile(path):
         return None
+    if limits.file_size(path) > ARGS_MAX_BYTES:
+        raise CheckpointError(path, f"is larger than {ARGS_MAX_BYTES >> 20} MiB; an args.json holds a few settings")
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError) as e:
-        raise CheckpointError(path, f"not valid JSON ({e})") from None
+        with open(path, "rb") as f:
+            text = f.read()
+    except OSError as e:
+        raise CheckpointError(path, f"cannot be read ({e.strerror or e})") from None
+    data = limits.load_json(text, path, "the training arguments")
     if not isinstance(data, dict):
         raise CheckpointError(path, "not a JSON object")
     return path, data
 
 
 def apply_args(config: dict, args: dict, path: str) -> dict:
-    """Check the official ``args.json`` fields against what the weights are; record the model name."""
+    """Check the official ``args.json`` fields (:data:`ARGS_SPEC`), then against what the weights are;
+    record the model name."""
+    args = checked(args, ARGS_SPEC, source=path, where="the training arguments")
 
     def fail(field: str, why: str) -> CheckpointError:
         return CheckpointError(path, f"field '{field}' {why}")
-
-    def integer(field: str, hi: int) -> int:
-        v = args[field]
-        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
-            raise fail(field, f"is {v!r}, expected an integer in 1..{hi}")
-        return v
 
     out = dict(config)
     resolution = config["bottom_width"] * 2 ** (len(config["channels"]) - 1)
     if "model" in args:
         name = args["model"]
-        if not isinstance(name, str) or name not in MODELS:
-            raise fail("model", f"is {name!r}; known SN-GAN models: {', '.join(MODELS)}")
         if MODELS[name] != resolution:
             raise fail("model", f"is {name} ({MODELS[name]} px), but the weights make {resolution} px images")
         out["model"] = name
-    if "latent_dim" in args and integer("latent_dim", MAX_Z) != config["z_dim"]:
+    if "latent_dim" in args and args["latent_dim"] != config["z_dim"]:
         raise fail("latent_dim", f"is {args['latent_dim']}, but the weights read {config['z_dim']} values")
-    if "image_channels" in args and integer("image_channels", 4) != config["image_channels"]:
+    if "image_channels" in args and args["image_channels"] != config["image_channels"]:
         raise fail("image_channels", f"is {args['image_channels']}, but the weights make {config['image_channels']} channels")
-    if "distribution" in args and args["distribution"] not in DISTRIBUTIONS:
-        raise fail("distribution", f"is {args['distribution']!r}; only {', '.join(DISTRIBUTIONS)} latents are supported")
     return check_config(out, path)
 
 
@@ -250,6 +249,7 @@ def build(ckpt: Checkpoint) -> SNGANResNet:
 
 
 def from_native(state: dict[str, torch.Tensor], config: dict, arch: str = ARCH) -> SNGANResNet:
-    gen = SNGANResNet(config)
+    config = check_config(config)
+    gen = build_bounded(lambda: SNGANResNet(config), state, what="the SN-GAN configuration")
     gen.load_state_dict(_fold_aliases(state), strict=True)
     return gen

@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import CheckpointError
+from .config_check import MAX_DIM, Bool, Choice, Float, Int, Numbers, PowerOfTwo, check_config
 from .files import Checkpoint
 
 BLUR_TAPS = (1.0, 2.0, 1.0)
@@ -121,33 +123,65 @@ def convert(params: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return sd
 
 
+STATIC_SPEC = {
+    "latent_size": Int(1, MAX_DIM), "label_size": Int(0, MAX_DIM), "dlatent_size": Int(1, MAX_DIM),
+    "dlatent_broadcast": Int(1, 64, optional=True), "mapping_layers": Int(1, 64), "mapping_fmaps": Int(1, MAX_DIM),
+    "mapping_lrmul": Float(0, 100, lo_open=True), "mapping_nonlinearity": Choice(("lrelu", "relu")),
+    "use_wscale": Bool(), "normalize_latents": Bool(), "resolution": PowerOfTwo(4, 8192), "num_channels": Int(1, 16),
+    "fmap_base": Int(1, 1 << 26), "fmap_decay": Float(0, 16), "fmap_max": Int(1, MAX_DIM), "use_styles": Bool(),
+    "const_input_layer": Bool(), "use_noise": Bool(), "randomize_noise": Bool(), "nonlinearity": Choice(("lrelu", "relu")),
+    "use_pixel_norm": Bool(), "use_instance_norm": Bool(), "fused_scale": Choice((True, False, "auto")),
+    "blur_filter": Numbers(Float(-1e6, 1e6), max_len=16, min_len=0, optional=True),
+    "structure": Choice(("auto", "fixed", "linear", "recursive")), "dtype": Choice(("float32", "float16")),
+    "truncation_psi": Float(-16, 16, optional=True), "truncation_cutoff": Int(0, 64, optional=True),
+    "truncation_psi_val": Float(-16, 16, optional=True), "truncation_cutoff_val": Int(0, 64, optional=True),
+    "dlatent_avg_beta": Float(0, 1, optional=True), "style_mixing_prob": Float(0, 1, optional=True),
+    "is_training": Bool(), "is_validation": Bool(), "is_template_graph": Bool(), "force_clean_graph": Bool(),
+}
+"""What each static kwarg of ``networks_stylegan.py`` (``G_style``, ``G_mapping``, ``G_synthesis``) may be."""
+
+AGREE = {"resolution": "resolution", "latent_size": "z_space_dim", "dlatent_size": "w_space_dim",
+         "label_size": "label_size", "num_channels": "image_channels", "mapping_layers": "mapping_layers"}
+"""Static kwargs that the variables' shapes also tell: they must say the same."""
+
+
+def check_static(kw: dict[str, Any], path: str | None = None) -> dict:
+    """The static kwargs, every field we know checked (:data:`STATIC_SPEC`), naming the file and the field."""
+    return check_config(kw, STATIC_SPEC, source=path, where="the TF pickle's static_kwargs")
+
+
 def settings(kw: dict[str, Any]) -> dict:
-    """genforce config overrides from the TF static kwargs; a ValueError names what cannot be built."""
+    """genforce config overrides from the (checked) TF static kwargs; a ValueError names what cannot be built."""
     for key, default in UNSUPPORTED.items():
         if key in kw and kw[key] != default:
             raise ValueError(f"the TF graph sets {key}={kw[key]!r}, which the genforce StyleGAN network does not "
                              f"have (only {key}={default!r})")
     if "blur_filter" in kw and [float(t) for t in (kw["blur_filter"] or [])] != list(BLUR_TAPS):
-        raise ValueError(f"the TF graph blurs with {kw['blur_filter']!r}; only the default [1, 2, 1] is supported")
+        taps = ", ".join(f"{float(t):g}" for t in kw["blur_filter"] or [])
+        raise ValueError(f"the TF graph blurs with [{taps}]; only the default [1, 2, 1] is supported")
     out: dict = {}
     if "fused_scale" in kw:
-        if kw["fused_scale"] not in (True, False, "auto"):
-            raise ValueError(f"fused_scale={kw['fused_scale']!r} is not True, False or 'auto'")
         out["fused_scale"] = kw["fused_scale"]
     if "mapping_lrmul" in kw:
-        v = kw["mapping_lrmul"]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and 0 < v <= 100):
-            raise ValueError(f"mapping_lrmul={v!r} is not a positive number")
-        out["mapping_lr_mul"] = float(v)
+        out["mapping_lr_mul"] = float(kw["mapping_lrmul"])
     if "use_wscale" in kw:
         out["use_wscale"] = bool(kw["use_wscale"])
     return out
+
+
+def agree(config: dict, kw: dict[str, Any], path: str | None = None) -> None:
+    """Refuse static kwargs that contradict the variables' shapes (the file says two things)."""
+    for field, key in AGREE.items():
+        if field in kw and key in config and kw[field] != config[key]:
+            raise CheckpointError(path, f"the TF pickle's static_kwargs: field '{field}' is {kw[field]}, but the "
+                                  f"variables make {config[key]}")
 
 
 def build(ckpt: Checkpoint, params: dict[str, np.ndarray], static_kwargs: dict[str, Any]):
     """A genforce StyleGAN generator from the collected ``Gs`` variables and static kwargs."""
     from . import genforce, genforce_stylegan
 
+    static_kwargs = check_static(static_kwargs, ckpt.path)
     try:
         overrides = settings(static_kwargs)
         sd = convert(params)
@@ -155,5 +189,6 @@ def build(ckpt: Checkpoint, params: dict[str, np.ndarray], static_kwargs: dict[s
         raise ckpt.fail(f"the TF pickle lacks the variable {e.args[0]!r} of a StyleGAN (v1) generator") from None
     except ValueError as e:
         raise ckpt.fail(f"not a StyleGAN (v1) generator this loader can convert: {e}") from None
-    config = {**genforce.infer_stylegan(sd), **overrides}
-    return genforce.from_native(sd, config, genforce_stylegan.ARCH)
+    inferred = genforce.infer_stylegan(sd)
+    agree(inferred, static_kwargs, ckpt.path)
+    return genforce.from_native(sd, {**inferred, **overrides}, genforce_stylegan.ARCH)

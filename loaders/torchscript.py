@@ -6,17 +6,22 @@ raw little-endian storages in ``<name>/data/<key>``, and ``<name>/code/`` holds 
 that ``torch.jit.load`` would compile and run.  ``torch.load(weights_only=True)`` refuses such
 archives, and ``torch.jit.load`` runs their code, so we read them ourselves:
 
+* The archive's central directory is checked first (:func:`limits.open_zip`: stored or deflated
+  entries, at most 16x the file plus 16 MiB once inflated), so a small file cannot inflate to gigabytes.
 * ``data.pkl`` goes through :class:`~.safe_pickle.RestrictedUnpickler`; every ``__torch__`` class
   becomes an inert :class:`~.safe_pickle.Record`, the list helpers of ``torch.jit._pickle`` become
-  plain functions, and any other global is refused by name.  ``code/`` is never read.
+  plain functions, and any other global (numpy, torch's own loaders, anything that runs code) is
+  refused by name.  ``code/`` is never read.
 * Tensors stay references (:class:`TensorRef`) until asked for, so a caller materialises only the
-  weights it needs; each storage's declared size is checked against its zip entry before it is read,
-  and each tensor's extent against its storage.
+  weights it needs; each tensor's extent is checked against its storage, the bytes all views declare
+  together against the file's size (:func:`limits.view_budget`: stride-0 expansions), and each
+  storage's declared size against its zip entry before it is read.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import pickle
 import re
@@ -26,7 +31,8 @@ from typing import Any, Iterable
 
 import torch
 
-from ..errors import CheckpointError
+from .. import limits
+from ..errors import CheckpointError, UnsafePickleError
 from . import safe_pickle
 
 MAX_DATA_PKL = 64 * 2 ** 20
@@ -86,14 +92,18 @@ class TorchScriptArchive:
         if missing:
             raise CheckpointError(self.path, f"the archive holds no tensor '{missing[0]}'")
         storages_needed = {self.tensors[n].storage for n in names}
-        declared = sum(s.numel * torch.empty((), dtype=s.dtype).element_size() for s in storages_needed)
+        declared = sum(s.numel * s.dtype.itemsize for s in storages_needed)
         if declared > max_bytes:
             raise CheckpointError(self.path, f"the tensors asked for sit in storages of {declared} bytes, more than "
                                   f"the {max_bytes} these weights can need")
+        viewed = sum(math.prod(self.tensors[n].size) * self.tensors[n].storage.dtype.itemsize for n in names)
+        if viewed > max_bytes:
+            raise CheckpointError(self.path, f"the tensors asked for declare {viewed} bytes through their views "
+                                  f"(expanded or overlapping), more than the {max_bytes} these weights can need")
         out: dict[str, torch.Tensor] = {}
         storages: dict[str, torch.Tensor] = {}
         try:
-            with zipfile.ZipFile(self.path) as z:
+            with limits.open_zip(self.path) as z:
                 for n in names:
                     ref = self.tensors[n]
                     flat = storages.get(ref.storage.key)
@@ -152,6 +162,9 @@ def _device(*args: Any) -> str:
     return ":".join(str(a) for a in args)
 
 
+_PLAIN = {("collections", "OrderedDict"), ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "dict")}
+"""Plain containers a module tree may hold, besides the globals of :data:`TORCHSCRIPT_ALLOWED`."""
+
 TORCHSCRIPT_ALLOWED: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_tensor_v2"): _tensor_ref,
     ("torch.jit._pickle", "build_intlist"): _as_list,
@@ -168,13 +181,18 @@ TORCHSCRIPT_ALLOWED: dict[tuple[str, str], Any] = {
 class TorchScriptUnpickler(safe_pickle.RestrictedUnpickler):
     """``data.pkl`` of an archive: ``__torch__`` classes as records, tensors as references."""
 
-    def __init__(self, file: io.BufferedIOBase, path: str) -> None:
-        super().__init__(file, path, TORCHSCRIPT_ALLOWED)
+    def __init__(self, file: io.BufferedIOBase, path: str, data: bytes | None = None) -> None:
+        # payloads left lazy by the unpickler live in data.pkl's bytes, not at those offsets of the archive
+        source = safe_pickle._Source(path, data) if data is not None else None
+        super().__init__(file, path, TORCHSCRIPT_ALLOWED, source=source)
 
     def find_class(self, module: str, name: str) -> Any:
         if (module == "__torch__" or module.startswith("__torch__.")) and name.isidentifier():
             return safe_pickle.record_class(f"{module}.{name}")
-        return super().find_class(module, name)
+        if (module, name) in TORCHSCRIPT_ALLOWED or (module, name) in _PLAIN:
+            return super().find_class(module, name)
+        raise UnsafePickleError(self._path, f"the module tree asks for the global '{module}.{name}', which a "
+                                "TorchScript archive of weights does not use; nothing was run")
 
     def persistent_load(self, pid: Any) -> Any:
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
@@ -198,11 +216,13 @@ def _prefix(path: str, z: zipfile.ZipFile) -> str:
 
 
 def is_torchscript(path: str | os.PathLike) -> bool:
-    """Whether a file is a TorchScript archive (a zip with ``constants.pkl`` or ``code/`` beside ``data.pkl``)."""
+    """Whether a file is a TorchScript archive (a zip with ``constants.pkl`` or ``code/`` beside ``data.pkl``).
+
+    Reads the central directory only (nothing is inflated); a damaged archive is not one."""
     try:
         with zipfile.ZipFile(path) as z:
             names = z.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, OverflowError):
         return False
     return any(n.endswith("/data.pkl") for n in names) and any(
         n.endswith("/constants.pkl") or "/code/" in n for n in names)
@@ -214,7 +234,7 @@ def _read_storage(z: zipfile.ZipFile, path: str, prefix: str, ref: StorageRef) -
         info = z.getinfo(name)
     except KeyError:
         raise CheckpointError(path, f"the archive names a storage '{ref.key}' that is not in it") from None
-    itemsize = torch.empty((), dtype=ref.dtype).element_size()
+    itemsize = ref.dtype.itemsize
     if info.file_size != ref.numel * itemsize:
         raise CheckpointError(path, f"storage '{ref.key}' holds {info.file_size} bytes, but {ref.numel} "
                               f"{str(ref.dtype).replace('torch.', '')} values need {ref.numel * itemsize}")
@@ -258,8 +278,10 @@ def _walk(path: str, obj: Any, prefix: str, arch: TorchScriptArchive, depth: int
 def read_torchscript(path: str | os.PathLike) -> TorchScriptArchive:
     """The module tree of a TorchScript archive with its tensors as references; nothing of it is run."""
     path = os.fspath(path)
-    try:
-        with zipfile.ZipFile(path) as z:
+    if os.path.isdir(path):
+        raise CheckpointError(path, "is a folder, not a file")
+    with limits.open_zip(path) as z:
+        try:
             prefix = _prefix(path, z)
             order = f"{prefix}/byteorder"
             if order in z.namelist() and z.read(order).strip() not in (b"little", b""):
@@ -268,12 +290,12 @@ def read_torchscript(path: str | os.PathLike) -> TorchScriptArchive:
             if info.file_size > MAX_DATA_PKL:
                 raise CheckpointError(path, f"data.pkl is {info.file_size} bytes; a module tree is far smaller")
             data = z.read(info)
-    except CheckpointError:
-        raise
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as e:
-        raise CheckpointError(path, f"a damaged zip archive ({type(e).__name__}: {str(e)[:200]})") from None
+        except CheckpointError:
+            raise
+        except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError, NotImplementedError, RuntimeError) as e:
+            raise CheckpointError(path, f"a damaged zip archive ({type(e).__name__}: {str(e)[:200]})") from None
     try:
-        root = TorchScriptUnpickler(io.BytesIO(data), path).load()
+        root = TorchScriptUnpickler(io.BytesIO(data), path, data).load()
     except CheckpointError:
         raise
     except RecursionError:
@@ -284,6 +306,12 @@ def read_torchscript(path: str | os.PathLike) -> TorchScriptArchive:
         raise CheckpointError(path, "data.pkl does not hold a TorchScript module")
     arch = TorchScriptArchive(path=path, prefix=prefix)
     _walk(path, root, "", arch, 0, set())
+    declared = sum(math.prod(t.size) * t.storage.dtype.itemsize for t in arch.tensors.values())
+    size = limits.file_size(path)
+    if declared > limits.view_budget(size):
+        raise CheckpointError(path, f"its tensors declare {declared / limits.MiB:.1f} MiB from a file of "
+                              f"{size / limits.MiB:.2f} MiB (views may declare at most {limits.VIEW_FACTOR}x the file "
+                              f"plus {limits.VIEW_SLACK // limits.MiB} MiB): expanded or overlapping views")
     return arch
 
 

@@ -96,7 +96,9 @@ def check_lin(path: str, weights: list, names: list[str]) -> list[torch.Tensor]:
     for name, t, c in zip(names, weights, LPIPS_CHANNELS):
         if not isinstance(t, torch.Tensor):
             raise CheckpointError(path, f"'{name}' is missing")
-        if t.numel() != c or not t.is_floating_point():
+        if not t.is_floating_point():
+            raise CheckpointError(path, f"'{name}' holds {t.dtype} values, not floating point")
+        if t.numel() != c:
             raise CheckpointError(path, f"'{name}' has shape {list(t.shape)}; LPIPS on VGG16 needs {c} weights "
                                   f"for layer {len(out)} (channels {list(LPIPS_CHANNELS)})")
         t = t.detach().reshape(c).to(torch.float32).contiguous()

@@ -58,8 +58,8 @@ class AlignFace:
         }}
 
     def align(self, image, size):
+        size = check_size(size)  # every widget checked before any image is converted
         photos = image_batch_to_uint8(image)
-        size = check_size(size)
         marks = []
         for i, photo in enumerate(photos):     # every face is found before any image is warped
             bridge.check_interrupt()

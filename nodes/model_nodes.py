@@ -222,6 +222,8 @@ class SaveGANModel:
 
     def save(self, model, filename, overwrite):
         path = model_file_path(filename, bool(overwrite))
+        if not isinstance(model, loaders.GANGenerator):
+            raise InputError(f"Save GAN Model needs a generator (Load GAN Model, Pivotal Tuning), not a {type(model).__name__}")
         return (loaders.save_converted(model, path, overwrite=bool(overwrite)),)
 
 

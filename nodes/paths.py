@@ -51,6 +51,10 @@ def output_path(root: str, name: str, ext: str | tuple[str, ...], overwrite: boo
     if name.endswith(("/", "\\")):
         raise InputError(f"file name {name!r} ends with a separator: it names a folder, not a file")
     exts = (ext,) if isinstance(ext, str) else tuple(ext)
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    stem = next((base[: -len(e)] for e in exts if base.lower().endswith(e)), base)
+    if not stem.strip(". "):
+        raise InputError(f"file name {name!r} has no name before the extension: put one there")
     if not name.lower().endswith(exts):
         name += exts[0]
     path = safe_join(root, name)

@@ -9,7 +9,7 @@ import torch
 from ..directions import pivotal
 from ..errors import InputError
 from . import bridge
-from .common import CATEGORY, LATENT, MODEL, SEED_MAX, finite, seed
+from .common import CATEGORY, LATENT, MODEL, SEED_MAX, finite, seed, whole
 
 SUBCATEGORY = f"{CATEGORY}/photo"
 PERCEPTUAL = "GAN_PERCEPTUAL"
@@ -92,12 +92,12 @@ def tune_node(model, latent, image, steps, lr, locality, seed_value, perceptual=
     """Widget values checked and the images converted before the model is moved or copied; then tune."""
     lr = finite("learning rate", lr)
     seed_value = seed(seed_value)
-    steps = int(steps) or pivotal.DEFAULT_STEPS
+    steps = whole("steps", steps) or pivotal.DEFAULT_STEPS
+    every = max(whole("preview every", preview_every), 0)
     images = image_batch(image)
     pivotal.check_settings(model, latent, images, steps, lr, seed_value, perceptual)
     bridge.load_to_device(model)
     bar = bridge.Progress(steps)
-    every = max(int(preview_every), 0)
 
     def on_step(step: int, total: int, info: dict) -> None:
         shown = info["preview"]() if every and (step % every == 0 or step == total) else None

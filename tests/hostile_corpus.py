@@ -950,20 +950,495 @@ def error_type_cases() -> list:
     return out
 
 
+# =====================================================================================================
+# The same classes on the code of issues 15 and 19: the papers' generators (Brock BigGAN, ptrblck
+# ProgGAN, SN-GAN folders, StyleGAN v1 TF pickles), VGG16 / LPIPS files (torchvision, NVIDIA's
+# TorchScript vgg16.pt, the lpips package's vgg.pth), other tools' latents (.npz, .npy, rosinality and
+# e4e .pt), converted files' ancestry, Voynov runs.  A name whose second part is vgg_ / lpips_ is read
+# by read_vgg16 / read_lpips_weights.
+# =====================================================================================================
+VOYNOV_MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "oracles", "voynov_models")
+
+
+def _oracle_bytes(*parts: str) -> bytes:
+    with open(os.path.join(VOYNOV_MODELS, *parts), "rb") as f:
+        return f.read()
+
+
+def _oracle_state(*parts: str) -> dict:
+    return dict(torch.load(os.path.join(VOYNOV_MODELS, *parts), map_location="cpu", weights_only=True))
+
+
+def _torch_bytes(obj, legacy: bool = False) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf, _use_new_zipfile_serialization=not legacy)
+    return buf.getvalue()
+
+
+def _native(sd: dict, arch: str, config, **meta) -> bytes:
+    md = {"format": "gan-latent-lab", "arch": arch, "config": config if isinstance(config, str) else json.dumps(config)}
+    md.update(meta)
+    return _safetensors_bytes(sd, md)
+
+
+def _with_nan(sd: dict, key: str) -> dict:
+    out = {k: v.clone() for k, v in sd.items()}
+    out[key].view(-1)[0] = float("nan")
+    return out
+
+
+class _Sink:
+    """Stands in for a Path for writers that call ``write_bytes``."""
+
+    data = b""
+
+    def write_bytes(self, data: bytes) -> None:
+        self.data = data
+
+
+def _v1_pickle(static: dict, edit=None, **kw) -> bytes:
+    from model_files import oracle, stylegan1_tf_variables, write_tf_pickle
+
+    sd, _, _ = oracle("stylegan1_genforce16")
+    top, mapping, synth = stylegan1_tf_variables(sd)
+    if edit is not None:
+        top, mapping, synth = edit(top, mapping, synth)
+    sink = _Sink()
+    write_tf_pickle(sink, top, mapping, synth, static, "# networks_stylegan.py\n",
+                    funcs=("G_style", "G_mapping", "G_synthesis"), **kw)
+    return sink.data
+
+
+V1_STATIC = {"num_channels": 3, "resolution": 16, "label_size": 0, "fmap_base": 256, "fmap_max": 32,
+             "latent_size": 32, "dlatent_size": 32, "mapping_layers": 3}
+
+
+def papers_family_cases() -> list:
+    """Configurations (class 4), NaN weights (6) and numpy in the pickles (1) of the issue-19 families."""
+    from gan_latent_lab.loaders import biggan_brock, proggan_ptrblck, sngan
+
+    out: list = []
+    # BigGAN-PyTorch: G_ema weights with a config.json beside them (the reference's own keys)
+    brock = _oracle_bytes("biggan_brock64.pth")
+    ref = json.loads(_oracle_bytes("biggan_brock64.json"))["config"]
+    for tag, change, field in [
+        ("bn_eps_zero", {"BN_eps": 0}, "BN_eps"), ("bn_eps_nan", {"BN_eps": float("nan")}, "BN_eps"),
+        ("sn_eps_inf", {"SN_eps": float("inf")}, "SN_eps"), ("sn_eps_text", {"SN_eps": "1e-6"}, "SN_eps"),
+        ("g_ch_negative", {"G_ch": -4}, "G_ch"), ("g_ch_1e9", {"G_ch": 10**9}, "G_ch"),
+        ("dim_z_zero", {"dim_z": 0}, "dim_z"), ("n_classes_text", {"n_classes": "ten"}, "n_classes"),
+        ("num_svs_1e6", {"num_G_SVs": 10**6}, "num_G_SVs"), ("g_attn_list", {"G_attn": [[16]] * 5}, "G_attn"),
+        ("hier_text", {"hier": "yes"}, "hier"), ("class_names_dict", {"class_names": {"a": 1}}, "class_names"),
+        ("g_nl_evil", {"G_nl": "evil"}, "G_nl"), ("resolution_2e30", {"resolution": 2**30}, "resolution"),
+        ("nested_600", {"extra": _nest(600)}, "config"),
+    ]:
+        _case(out, f"c4_brock_{tag}", {"generator.pth": brock, "config.json": json.dumps({**ref, **change}).encode()},
+              field)
+    bsd = _oracle_state("biggan_brock64.pth")
+    bcfg = biggan_brock.infer_config(bsd)
+    for tag, change, field in [
+        ("channels_implies_terabytes", {"channels": [65536] * len(bcfg["channels"])}, "implies"),
+        ("channels_zero", {"channels": [64, 0] + bcfg["channels"][2:]}, "channels"),
+        ("attention_99", {"attention": [99]}, "attention"), ("z_dim_21", {"z_dim": 21}, "z_dim"),
+        ("num_svs_1e6", {"num_svs": 10**6}, "num_svs"), ("bottom_width_1e9", {"bottom_width": 10**9}, "bottom_width"),
+        ("image_channels_zero", {"image_channels": 0}, "image_channels"), ("n_classes_negative", {"n_classes": -1}, "n_classes"),
+        ("channels_text", {"channels": "wide"}, "channels"), ("sn_eps_one_point_five", {"sn_eps": 1.5}, "sn_eps"),
+    ]:
+        _case(out, f"c4_native_brock_{tag}.safetensors", _native(bsd, biggan_brock.ARCH, {**bcfg, **change}), field)
+    _case(out, "c4_native_brock_bn_eps_nan.safetensors",
+          _native(bsd, biggan_brock.ARCH, json.dumps({**bcfg, "bn_eps": 1.0}).replace("1.0", "NaN", 1)), "NaN")
+    _case(out, "c6_weights_nan_brock.pth", _torch_bytes(_with_nan(bsd, "linear.weight")), "NaN or infinite")
+    # ptrblck ProgGAN: a bare state dict; its config comes from shapes or a converted file's metadata
+    psd = _oracle_state("proggan_ptrblck64.pth")
+    pcfg = proggan_ptrblck.infer_config(psd)
+    for tag, change, field in [
+        ("channels_implies_terabytes", {"channels": [65536] * 10}, "implies"), ("channels_odd", {"channels": [32] * 9}, "channels"),
+        ("z_dim_zero", {"z_dim": 0}, "z_dim"), ("image_channels_9", {"image_channels": 9}, "image_channels"),
+        ("channels_22", {"channels": [8] * 22}, "channels"), ("z_dim_inf_text", {"z_dim": "inf"}, "z_dim"),
+    ]:
+        _case(out, f"c4_native_proggan_{tag}.safetensors", _native(psd, proggan_ptrblck.ARCH, {**pcfg, **change}), field)
+    _case(out, "c6_weights_inf_proggan.pth", _torch_bytes({k: (v.clone().fill_(float("inf")) if k == "output.wscale.scale"
+                                                              else v) for k, v in psd.items()}), "NaN or infinite")
+    # SN-GAN folders: generator.pt with the official args.json
+    gen_pt = _oracle_bytes("sngan_sn_resnet32", "generator.pt")
+    args = json.loads(_oracle_bytes("sngan_sn_resnet32", "args.json"))
+    for tag, text, field in [
+        ("latent_dim_zero", {**args, "latent_dim": 0}, "latent_dim"),
+        ("latent_dim_nan", json.dumps(args).replace("128", "NaN"), "latent_dim"),
+        ("latent_dim_fraction", {**args, "latent_dim": 127.5}, "latent_dim"),
+        ("model_evil", {**args, "model": "sn_resnet4096"}, "model"),
+        ("distribution_list", {**args, "distribution": ["normal"]}, "distribution"),
+        ("image_channels_1e9", {**args, "image_channels": 10**9}, "image_channels"),
+        ("nested_10000", _deep_json(10_000), "nests"), ("list", "[1, 2, 3]", "object"),
+        ("two_mib", " " * (2 << 20) + "{}", "MiB"), ("truncated", '{"latent_dim": 12', "JSON"),
+        ("not_utf8", b'{"model": "\xff\xfe"}', "JSON"),
+    ]:
+        raw = text if isinstance(text, bytes) else (text if isinstance(text, str) else json.dumps(text)).encode()
+        _case(out, f"c4_sngan_args_{tag}", {"generator.pt": gen_pt, "args.json": raw}, field)
+    ssd = _oracle_state("sngan_sn_resnet32", "generator.pt")
+    scfg = sngan.infer_config(ssd)
+    for tag, change, field in [
+        ("channels_1e9", {"channels": [64, 10**9, 64, 64]}, "channels"), ("bottom_width_zero", {"bottom_width": 0}, "bottom_width"),
+        ("z_dim_negative", {"z_dim": -1}, "z_dim"), ("model_evil", {"model": "evil"}, "model"),
+        ("channels_implies_terabytes", {"channels": [65536] * 4}, "implies"),
+    ]:
+        _case(out, f"c4_native_sngan_{tag}.safetensors", _native(sngan._fold_aliases(ssd), sngan.ARCH,
+                                                                 {**scfg, **change}), field)
+    _case(out, "c6_weights_nan_sngan", {"generator.pt": _torch_bytes(_with_nan(ssd, "model.0.weight")),
+                                        "args.json": json.dumps(args).encode()}, "NaN or infinite")
+    # StyleGAN (v1) TF pickles: the static kwargs of networks_stylegan.py
+    for tag, change, field in [
+        ("resolution_2e30", {"resolution": 2**30}, "resolution"), ("resolution_disagrees", {"resolution": 32}, "resolution"),
+        ("latent_size_zero", {"latent_size": 0}, "latent_size"), ("mapping_lrmul_nan", {"mapping_lrmul": float("nan")}, "mapping_lrmul"),
+        ("fused_scale_maybe", {"fused_scale": "maybe"}, "fused_scale"), ("use_wscale_text", {"use_wscale": "False"}, "use_wscale"),
+        ("blur_filter_20000_taps", {"blur_filter": [1.0] * 20000}, "blur_filter"),
+        ("fmap_base_1e12", {"fmap_base": 10**12}, "fmap_base"), ("truncation_psi_inf", {"truncation_psi": float("inf")}, "truncation_psi"),
+        ("dlatent_avg_beta_5", {"dlatent_avg_beta": 5.0}, "dlatent_avg_beta"), ("structure_evil", {"structure": "evil"}, "structure"),
+        ("mapping_layers_1e9", {"mapping_layers": 10**9}, "mapping_layers"), ("num_channels_disagrees", {"num_channels": 1}, "num_channels"),
+        ("label_size_negative", {"label_size": -1}, "label_size"), ("dtype_object", {"dtype": "object"}, "dtype"),
+    ]:
+        _case(out, f"c4_tf_v1_{tag}.pkl", _v1_pickle({**V1_STATIC, **change}), field)
+    far = (3, "<", None, ("a",), {"a": (np.dtype("f8"), 10**9)}, 8, 1, 0)
+    _case(out, "c1_tf_v1_static_kwargs_evil_scalar.pkl", _v1_pickle(
+        {**V1_STATIC, "truncation_psi": _Reduce(_MULTIARRAY.scalar, _dtype("f8", far), b"\0" * 8)}), "numpy")
+
+    def evil_variable(top, mapping, synth):
+        return top + [("evil", _array(_dtype("f8", far), raw=b"\0" * 8))], mapping, synth
+
+    def object_variable(top, mapping, synth):
+        return top + [("evil", np.array([1, "a", None], dtype=object))], mapping, synth
+
+    def nan_variable(top, mapping, synth):
+        return top, [(k, np.full_like(v, np.nan) if k == "Dense0/weight" else v) for k, v in mapping], synth
+
+    _case(out, "c1_tf_v1_variable_field_offset.pkl", _v1_pickle(V1_STATIC, evil_variable), "numpy")
+    _case(out, "c1_tf_v1_variable_object_array.pkl", _v1_pickle(V1_STATIC, object_variable), "numpy")
+    _case(out, "c6_weights_nan_tf_v1.pkl", _v1_pickle(V1_STATIC, nan_variable), "NaN or infinite")
+    # the same with G and D of their own: only Gs is read, yet every network is checked while unpickled
+    _case(out, "c1_tf_v1_d_holds_object_array.pkl", _v1_pickle(V1_STATIC, d_vars=[("x", np.array([None], dtype=object))]),
+          "numpy")
+    return out
+
+
+# ----- TorchScript archives (NVIDIA's vgg16.pt), torchvision VGG16, LPIPS weights -----------------------
+class _TorchModule:
+    """Pickles as TorchScript writes a module: ``__torch__.<name>()`` then BUILD with its attributes."""
+
+    def __init__(self, name: str, state: dict):
+        self.name, self.state = name, state
+
+    def __reduce__(self):
+        return (_torch_class(self.name), (), self.state)
+
+
+_TORCH_CLASSES: dict = {}
+
+
+def _torch_class(name: str):
+    if name not in _TORCH_CLASSES:
+        _TORCH_CLASSES[name] = type(name, (), {"__module__": "__torch__"})
+    return _TORCH_CLASSES[name]
+
+
+def _dump_torchscript(obj) -> bytes:
+    import sys
+    import types
+
+    mod = types.ModuleType("__torch__")
+    mod.__getattr__ = _torch_class  # classes made while pickling are found by name too
+    saved = sys.modules.get("__torch__")
+    sys.modules["__torch__"] = mod
+    try:
+        return _dump_storages(obj)
+    finally:
+        if saved is None:
+            sys.modules.pop("__torch__", None)
+        else:
+            sys.modules["__torch__"] = saved
+
+
+def torchscript_archive(root, storages: dict, byteorder: bytes = b"little", compress: int = zipfile.ZIP_STORED,
+                        data_pkl: bytes | None = None) -> bytes:
+    """A TorchScript zip: ``vgg16/data.pkl``, ``constants.pkl``, ``code/`` (never read), ``data/<key>``."""
+    data_pkl = _dump_torchscript(root) if data_pkl is None else data_pkl
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("vgg16/data.pkl", data_pkl)
+        z.writestr("vgg16/constants.pkl", pickle.dumps((), protocol=2))
+        z.writestr("vgg16/code/__torch__.py", b"# TorchScript source that torch.jit.load would run\n")
+        z.writestr("vgg16/byteorder", byteorder)
+        for key, data in storages.items():
+            z.writestr(f"vgg16/data/{key}", data, compress_type=compress,
+                       compresslevel=1 if compress == zipfile.ZIP_DEFLATED else None)
+        z.writestr("vgg16/version", b"3\n")
+    return out.getvalue()
+
+
+def vgg_torchscript(change: dict | None = None, extra: dict | None = None, value: float = 0.01, **kw) -> bytes:
+    """NVIDIA's vgg16.pt layout (``layers.convN``, ``lpipsK``) where every tensor is a stride-0 view of a
+    one-element storage: a few KB standing for the whole network.  ``change`` maps a tensor name to
+    fields replacing its (type_name, numel, offset, size, stride, data); ``extra`` adds root attributes."""
+    from gan_latent_lab.loaders.vgg import LPIPS_CHANNELS, VGG16_CONVS
+
+    shapes = {}
+    for i, (cin, cout) in enumerate(VGG16_CONVS, 1):
+        shapes[f"layers.conv{i}.weight"], shapes[f"layers.conv{i}.bias"] = (cout, cin, 3, 3), (cout,)
+    for k, c in enumerate(LPIPS_CHANNELS):
+        shapes[f"lpips{k}"] = (c, 1, 1)
+    storages, tensors = {}, {}
+    for i, (name, shape) in enumerate(shapes.items()):
+        spec = {"type_name": "FloatStorage", "numel": 1, "offset": 0, "size": shape, "stride": (0,) * len(shape),
+                "data": None, "key": str(i)}
+        spec.update((change or {}).get(name, {}))
+        if spec["data"] is None:
+            itemsize = {"FloatStorage": 4, "IntStorage": 4, "BoolStorage": 1, "HalfStorage": 2, "DoubleStorage": 8}.get(
+                spec["type_name"], 4)
+            dtype = {"FloatStorage": np.float32, "IntStorage": np.int32, "BoolStorage": np.bool_, "HalfStorage": np.float16,
+                     "DoubleStorage": np.float64}.get(spec["type_name"], np.float32)
+            spec["data"] = np.full(spec["numel"], value, dtype=dtype).tobytes()[: spec["numel"] * itemsize]
+        if spec["data"] is not False:
+            storages[spec["key"]] = spec["data"]
+        tensors[name] = _tensor(_Storage(spec["key"], spec["numel"], spec["type_name"]), spec["offset"], spec["size"],
+                                spec["stride"])
+    convs = {f"conv{i}": _TorchModule("Conv2d", {"weight": tensors[f"layers.conv{i}.weight"],
+                                                 "bias": tensors[f"layers.conv{i}.bias"], "training": False})
+             for i in range(1, 14)}
+    layers = _TorchModule("Layers", {**convs, "training": False})
+    root = _TorchModule("VGG16", {"layers": layers, **{f"lpips{k}": tensors[f"lpips{k}"] for k in range(5)},
+                                  "training": False, **(extra or {})})
+    return torchscript_archive(root, storages, **kw)
+
+
+def vgg_cases(sentinel: str) -> list:
+    out: list = []
+    cmd = _shell(sentinel)
+    w1 = "layers.conv1.weight"
+    # class 1 and hostile globals: data.pkl may name only TorchScript's own globals
+    for tag, value, fragment in [
+        ("os_system", _Reduce(os.system, cmd), "system"), ("eval", _Reduce(eval, f"open({sentinel!r},'w')"), "eval"),
+        ("torch_load", _Reduce(torch.load, sentinel), "load"),
+        ("numpy_field_offset", _array(_dtype("f8", (3, "<", None, ("a",), {"a": (np.dtype("f8"), 10**9)}, 8, 1, 0)),
+                                      raw=b"\0" * 8), "numpy"),
+        ("numpy_object_array", np.array([1, "a", None], dtype=object), "numpy"),
+        ("load_from_bytes", _Reduce(torch.storage._load_from_bytes, _payload(4)), "_load_from_bytes"),
+        ("rebuild_parameter", _Reduce(torch._utils._rebuild_parameter, 1, False, collections.OrderedDict()),
+         "_rebuild_parameter"),
+        ("subprocess", _Reduce(__import__("subprocess").call, cmd), "nothing was run"),
+    ]:
+        _case(out, f"c1_vgg_ts_global_{tag}.pt", vgg_torchscript(extra={"evil": value}), fragment)
+    _case(out, "c1_vgg_ts_deep_nesting.pt", torchscript_archive(None, {}, data_pkl=_deep_pickle(50_000)), "")
+    # class 2: views and storages in a TorchScript archive
+    for tag, (off, size, stride) in VIEW_ATTACKS.items():
+        if tag == "stride0_expand_gb":
+            continue
+        _case(out, f"c2_vgg_ts_{tag}.pt", vgg_torchscript({w1: {"numel": 4, "data": _floats(4), "offset": off,
+                                                                "size": size, "stride": stride}}), "")
+    EXPECT["c2_vgg_ts_offset_past_end.pt"] = EXPECT["c2_vgg_ts_size_past_end.pt"] = "reaches element"
+    _case(out, "c2_vgg_ts_stride0_4gib_extra.pt", vgg_torchscript(extra={"big": _tensor(_Storage("99", 1), 0, (1 << 15, 1 << 15),
+                                                                                         (0, 0))}, ), "declare")
+    _case(out, "c2_vgg_ts_storage_entry_smaller.pt", vgg_torchscript({w1: {"numel": 1000, "data": _floats(4)}}), "holds 16 bytes")
+    _case(out, "c2_vgg_ts_storage_entry_missing.pt", vgg_torchscript({w1: {"data": False, "key": "77"}}), "not in it")
+    _case(out, "c2_vgg_ts_storage_numel_negative.pt", vgg_torchscript({w1: {"numel": -4, "data": b""}}), "element count")
+    _case(out, "c2_vgg_ts_storage_numel_2e50.pt", vgg_torchscript({w1: {"numel": 2**50, "data": b""}}), "element count")
+    _case(out, "c2_vgg_ts_storage_key_parent.pt", vgg_torchscript({w1: {"key": "../../x"}}), "plain name")
+    _case(out, "c2_vgg_ts_storage_complex.pt", vgg_torchscript({w1: {"type_name": "ComplexFloatStorage"}}), "Complex")
+    _case(out, "c2_vgg_ts_storage_key_twice_sizes.pt", vgg_torchscript(
+        {w1: {"key": "0", "numel": 1}, "layers.conv1.bias": {"key": "0", "numel": 64, "data": _floats(64)}}), "")
+    _case(out, "c2_vgg_ts_pid_short.pt", torchscript_archive(None, {}, data_pkl=_dump_storages(
+        _tensor(_Storage("0", 1), 0, (1,), (1,)), pid=("storage", torch.FloatStorage, "0", "cpu"))), "persistent id")
+    _case(out, "c2_vgg_ts_tensor_on_int.pt", vgg_torchscript(extra={"t": _tensor(7, 0, (1,), (1,))}), "storage")
+    _case(out, "c2_vgg_ts_shape_wrong.pt", vgg_torchscript({w1: {"size": (64, 3, 5, 5), "stride": (0, 0, 0, 0)}}), "shape")
+    # class 3: decompression bombs and what archives may hold
+    numel = BOMB_BYTES // 4
+    _case(out, "c3_vgg_ts_deflate_bomb.pt", vgg_torchscript({w1: {"numel": numel, "data": bytes(BOMB_BYTES)}},
+                                                            compress=zipfile.ZIP_DEFLATED), "inflate")
+    honest = vgg_torchscript()
+    _case(out, "c3_vgg_ts_central_dir_lies.pt", _lie_about_size(honest, "vgg16/data/0", 0xFFFFFFF0), "inflate")
+    _case(out, "c3_vgg_ts_data_pkl_lies.pt", _lie_about_size(honest, "vgg16/data.pkl", 0xFFFFFFF0), "inflate")
+    _case(out, "c3_vgg_ts_bzip2.pt", vgg_torchscript(compress=zipfile.ZIP_BZIP2), "compression method")
+    _case(out, "c3_vgg_ts_lzma.pt", vgg_torchscript(compress=zipfile.ZIP_LZMA), "compression method")
+    # class 5: element types and byte order
+    for tag, type_name in [("int32", "IntStorage"), ("bool", "BoolStorage")]:
+        _case(out, f"c5_vgg_ts_weights_{tag}.pt", vgg_torchscript({w1: {"type_name": type_name}}), "not floating point")
+    _case(out, "c5_vgg_ts_big_endian.pt", vgg_torchscript(byteorder=b"big"), "big-endian")
+    _case(out, "c5_vgg_ts_not_a_vgg.pt", torchscript_archive(_TorchModule("Net", {"w": _tensor(_Storage("0", 4), 0, (4,), (1,))}),
+                                                             {"0": _floats(4)}), "not a VGG16")
+    _case(out, "c5_vgg_ts_root_not_module.pt", torchscript_archive([1, 2, 3], {}), "TorchScript module")
+    # class 6: NaN weights, LPIPS weights that are not weights
+    _case(out, "c6_vgg_ts_weights_nan.pt", vgg_torchscript(value=float("nan")), "NaN")
+    _case(out, "c6_vgg_ts_lpips_negative.pt", vgg_torchscript({"lpips2": {"data": np.float32(-1).tobytes()}}), "negative")
+    _case(out, "c6_vgg_ts_lpips_missing.pt", vgg_torchscript({"lpips4": {"size": (7, 1, 1), "stride": (0, 0, 0)}}), "lpips4")
+    # torchvision VGG16 (a torch zip state dict) read by read_vgg16: the checkpoint checks apply
+    tv = {"features.0.weight": _tensor(_Storage("0", 4), 0, (64, 3, 3, 3), (0, 0, 0, 0))}
+    _case(out, "c1_vgg_torchvision_os_system.pth", torch_zip({"features.0.weight": _Reduce(os.system, cmd)}, {}), "system")
+    _case(out, "c2_vgg_torchvision_offset_past_end.pth", torch_zip({"features.0.weight": _tensor(_Storage("0", 4), 100, (4,), (1,))},
+                                                                   {"0": _floats(4)}), "does not hold")
+    _case(out, "c2_vgg_torchvision_stride0_4gib.pth", torch_zip({**tv, "big": _tensor(_Storage("1", 1), 0, (1 << 15, 1 << 15),
+                                                                                      (0, 0))}, {"0": _floats(4), "1": _floats(1)}),
+          "declare")
+    _case(out, "c3_vgg_torchvision_deflate_bomb.pth", torch_zip({"features.0.weight": _tensor(_Storage("0", numel), 0, (numel,), (1,))},
+                                                                {"0": bytes(BOMB_BYTES)}, compress=zipfile.ZIP_DEFLATED), "inflate")
+    _case(out, "c5_vgg_torchvision_not_vgg.pth", _torch_bytes({"features.0.weight": torch.zeros(3, 3)}), "VGG16")
+    _case(out, "c5_vgg_lpips_file_as_vgg.pth", _torch_bytes(_lpips_state()), "LPIPS calibration file")
+    # the lpips package's vgg.pth
+    for tag, change, fragment in [
+        ("nan", {"lin1.model.1.weight": torch.full((1, 128, 1, 1), float("nan"))}, "NaN"),
+        ("negative", {"lin0.model.1.weight": -torch.ones(1, 64, 1, 1)}, "negative"),
+        ("channels_10", {"lin2.model.1.weight": torch.ones(1, 10, 1, 1)}, "256 weights"),
+        ("int", {"lin3.model.1.weight": torch.ones(1, 512, 1, 1, dtype=torch.int32)}, "not floating point"),
+        ("four_layers", {"lin4.model.1.weight": None}, "four"),
+    ]:
+        sd = {k: v for k, v in {**_lpips_state(), **change}.items() if v is not None}
+        _case(out, f"c6_lpips_{tag}.pth", _torch_bytes(sd), fragment)
+    EXPECT["c6_lpips_four_layers.pth"] = "exactly five"
+    _case(out, "c1_lpips_os_system.pth", torch_zip({"lin0.model.1.weight": _Reduce(os.system, cmd)}, {}), "system")
+    _case(out, "c2_lpips_stride0_4gib.pth", torch_zip({"lin0.model.1.weight": _tensor(_Storage("0", 1), 0, (1 << 15, 1 << 15),
+                                                                                      (0, 0))}, {"0": _floats(1)}), "declare")
+    _case(out, "c3_lpips_deflate_bomb.pth", torch_zip({"lin0.model.1.weight": _tensor(_Storage("0", numel), 0, (numel,), (1,))},
+                                                      {"0": bytes(BOMB_BYTES)}, compress=zipfile.ZIP_DEFLATED), "inflate")
+    _case(out, "c5_lpips_torchscript_given.pt", vgg_torchscript(), "TorchScript")
+    _case(out, "c5_lpips_vgg_given.pth", _torch_bytes({"features.0.weight": torch.zeros(64, 3, 3, 3)}), "VGG16 network")
+    return out
+
+
+def _lpips_state() -> dict:
+    from gan_latent_lab.loaders.vgg import LPIPS_CHANNELS
+
+    return {f"lin{k}.model.1.weight": torch.full((1, c, 1, 1), 0.1) for k, c in enumerate(LPIPS_CHANNELS)}
+
+
+# ----- latents of other tools, converted files' ancestry, run files ---------------------------------------
+def _ours_npz(**change) -> bytes:
+    entries = {"w.npy": _npy(np.zeros((2, 1, 8), np.float32)), "gll_fingerprint.npy": _npy(np.array("abc")),
+               "gll_ancestors.npy": _npy(np.array("[]")), "gll_space.npy": _npy(np.array("w")),
+               "gll_truncation_psi.npy": _npy(np.array(1.0)), "gll_seeds.npy": _npy(np.array("[0, 1]"))}
+    for k, v in change.items():
+        if v is None:
+            entries.pop(f"{k}.npy", None)
+        else:
+            entries[f"{k}.npy"] = v if isinstance(v, bytes) else _npy(v)
+    return _npz(entries)
+
+
+def latent_cases(sentinel: str) -> list:
+    out: list = []
+    cmd = _shell(sentinel)
+    numel = BOMB_BYTES // 4
+    # class 3: bombs disguised as latents
+    big_w = _npy_header("<f4", (numel // 512, 1, 512)) + bytes(BOMB_BYTES)
+    _case(out, "c3_lat_npz_deflate_bomb.npz", _npz({"w.npy": big_w}, zipfile.ZIP_DEFLATED), "inflate")
+    _case(out, "c3_lat_npz_central_dir_lies.npz", _lie_about_size(_npz({"w.npy": _npy(np.zeros((1, 1, 8), np.float32))}),
+                                                                  "w.npy", 0xFFFFFFF0), "inflate")
+    _case(out, "c3_lat_npz_header_huge.npz", _npz({"w.npy": _npy_header("<f4", (2**40, 18, 512)) + b"\0" * 64}), "declares")
+    _case(out, "c3_lat_npz_bzip2.npz", _npz({"w.npy": _npy(np.zeros((1, 1, 8), np.float32))}, zipfile.ZIP_BZIP2),
+          "compression method")
+    _case(out, "c3_lat_npz_object.npz", _npz({"w.npy": _npy_header("|O", (2,)) + b"\0" * 16}), "not read")
+    _case(out, "c3_lat_pt_deflate_bomb.pt", torch_zip({"latent": _tensor(_Storage("0", numel), 0, (numel // 512, 512), (512, 1))},
+                                                      {"0": bytes(BOMB_BYTES)}, compress=zipfile.ZIP_DEFLATED), "inflate")
+    _case(out, "c3_lat_pt_central_dir_lies.pt", _lie_about_size(_torch_bytes(torch.zeros(1, 18, 8)), "archive/data/0", 0xFFFFFFF0),
+          "inflate")
+    _case(out, "c3_lat_pt_lzma.pt", torch_zip(_tensor(_Storage("0", 4), 0, (1, 4), (4, 1)), {"0": _floats(4)},
+                                              compress=zipfile.ZIP_LZMA), "compression method")
+    _case(out, "c3_lat_npy_header_huge.npy", _npy_header("<f4", (2**31, 18, 512)) + b"\0" * 64, "declares")
+    # class 2: views in latent and run files (read weights-only, after the same scan as checkpoints)
+    data4 = {"0": _floats(4)}
+    for tag in ("offset_past_end", "size_past_end", "stride0_expand_gb", "negative_stride", "forty_dims"):
+        off, size, stride = VIEW_ATTACKS[tag]
+        _case(out, f"c2_lat_pt_{tag}.pt", torch_zip(_tensor(_Storage("0", 4), off, size, stride), data4))
+        _case(out, f"c2_lat_legacy_{tag}.pt", torch_legacy(_tensor(_Storage("0", 4), off, size, stride), {"0": (_floats(4), 4)}))
+    for name in ("c2_lat_pt_offset_past_end.pt", "c2_lat_legacy_offset_past_end.pt"):
+        EXPECT[name] = "does not hold"
+    EXPECT["c2_lat_pt_stride0_expand_gb.pt"] = EXPECT["c2_lat_legacy_stride0_expand_gb.pt"] = "declare"
+    _case(out, "c2_lat_rosinality_offset_past_end.pt", torch_zip(
+        {"img.png": {"latent": _tensor(_Storage("0", 4), 100, (4,), (1,)), "noise": []}}, data4), "does not hold")
+    _case(out, "c2_run_stride0_expand_gb.voynov", torch_zip(
+        {"format": "gan-latent-lab-voynov", "directions": _tensor(_Storage("0", 4), 0, (1 << 15, 1 << 15), (0, 0))}, data4),
+        "declare")
+    _case(out, "c2_run_offset_past_end.voynov", torch_zip(
+        {"format": "gan-latent-lab-voynov", "directions": _tensor(_Storage("0", 4), 100, (2, 2), (2, 1))}, data4),
+        "does not hold")
+    _case(out, "c3_run_deflate_bomb.voynov", torch_zip({"directions": _tensor(_Storage("0", numel), 0, (numel,), (1,))},
+                                                       {"0": bytes(BOMB_BYTES)}, compress=zipfile.ZIP_DEFLATED), "inflate")
+    # hostile pickles and format sniffing
+    _case(out, "c1_lat_pt_os_system.pt", _torch_bytes({"x": _Reduce(os.system, cmd)}), "system")
+    _case(out, "c1_lat_legacy_os_system.pt", _torch_bytes({"x": _Reduce(os.system, cmd)}, legacy=True), "system")
+    _case(out, "c1_lat_raw_pickle.pt", pickle.dumps({"latent": [1.0, 2.0]}, protocol=2), "not a torch file")
+    _case(out, "c1_lat_raw_pickle_os_system.pt", _dump_global("os", "system", cmd), "not a torch file")
+    _case(out, "c5_lat_torchscript.pt", vgg_torchscript(), "TorchScript")
+    _case(out, "c5_lat_pt_complex.pt", torch_zip(_tensor(_Storage("0", 2, "ComplexFloatStorage"), 0, (1, 2), (2, 1)), data4),
+          "complex")
+    _case(out, "c5_lat_pt_int.pt", _torch_bytes(torch.zeros(1, 18, 8, dtype=torch.int32)), "floating-point")
+    _case(out, "c5_lat_pt_bool.pt", _torch_bytes(torch.zeros(1, 18, 8, dtype=torch.bool)), "floating-point")
+    # class 6: latents that are not latents
+    _case(out, "c6_lat_pt_nan.pt", _torch_bytes(torch.full((1, 18, 8), float("nan"))), "NaN")
+    _case(out, "c6_lat_pt_empty_dict.pt", _torch_bytes({}), "not a latent")
+    _case(out, "c6_lat_pt_list.pt", _torch_bytes([torch.zeros(1, 8)]), "not a latent")
+    _case(out, "c6_lat_rosinality_latent_text.pt", _torch_bytes({"img.png": {"latent": "w", "noise": []}}), "latent")
+    _case(out, "c6_lat_rosinality_latent_4d.pt", _torch_bytes({"latent": torch.zeros(1, 1, 1, 8)}), "latent")
+    _case(out, "c6_lat_rosinality_shapes_differ.pt", _torch_bytes(
+        {"a.png": {"latent": torch.zeros(8)}, "b.png": {"latent": torch.zeros(2, 8)}}), "different shapes")
+    _case(out, "c6_lat_e4e_without_model.pt", _torch_bytes(torch.zeros(2, 18, 8)), "name no model")
+    _case(out, "c6_lat_npy_int.npy", _npy(np.ones((1, 8), np.int32)), "not read")
+    _case(out, "c6_lat_npy_nan.npy", _npy(np.full((1, 8), np.nan, np.float32)), "NaN")
+    _case(out, "c6_lat_npz_nan_w.npz", _npz({"w.npy": _npy(np.full((1, 1, 8), np.nan, np.float32))}), "NaN")
+    _case(out, "c6_lat_npz_no_w.npz", _npz({"x.npy": _npy(np.ones((1, 1, 8), np.float32))}), "dlatents")
+    _case(out, "c6_lat_npz_empty.npz", _npz({}), "")
+    for tag, change, fragment in [
+        ("ancestors_nested", {"gll_ancestors": np.array("[" * 1000 + "]" * 1000)}, "nests"),
+        ("ancestors_not_alnum", {"gll_ancestors": np.array('["../x"]')}, "ancestors"),
+        ("ancestors_1001", {"gll_ancestors": np.array(json.dumps(["a"] * 1001))}, "ancestors"),
+        ("ancestors_dict", {"gll_ancestors": np.array('{"a": 1}')}, "ancestors"),
+        ("fingerprint_path", {"gll_fingerprint": np.array("../../etc")}, "fingerprint"),
+        ("seeds_nested", {"gll_seeds": np.array("[" * 1000 + "]" * 1000)}, "nests"),
+        ("seeds_negative", {"gll_seeds": np.array("[-1, 2]")}, "seeds"),
+        ("seeds_nan", {"gll_seeds": np.array("[NaN]")}, "NaN"),
+        ("space_q", {"gll_space": np.array("q")}, "space"),
+        ("psi_nan", {"gll_truncation_psi": np.array(np.nan)}, "psi"),
+        ("psi_many", {"gll_truncation_psi": np.ones(5)}, "psi"),
+        ("psi_int", {"gll_truncation_psi": np.array(1, np.int32)}, "not read"),
+        ("z_nan", {"gll_z": np.full((2, 8), np.nan, np.float32)}, "gll_z"),
+        ("z_rows_differ", {"gll_z": np.zeros((5, 8), np.float32)}, "gll_z"),
+        ("c_3d", {"gll_c": np.zeros((2, 1, 8), np.float32)}, "gll_c"),
+        ("codes_2d", {"w": np.zeros((2, 8), np.float32)}, "slots"),
+    ]:
+        _case(out, f"c6_lat_npz_ours_{tag}.npz", _ours_npz(**change), fragment)
+    _case(out, "c6_lat_ancestors_1001.safetensors", _latent_file(ancestors=json.dumps(["a"] * 1001)), "ancestors")
+    _case(out, "c6_lat_fingerprint_path.safetensors", _latent_file(fingerprint="../x"), "fingerprint")
+    # converted generators' ancestry (metadata 'ancestors')
+    tiny = tiny_dcgan_state()
+    dc_cfg = json.loads(dtype_cases_meta()["config"])
+    for tag, value, fragment in [("nested", "[" * 5000 + "]" * 5000, "nests"), ("not_alnum", '["../x"]', "ancestors"),
+                                 ("1001", json.dumps(["a"] * 1001), "ancestors"), ("nan", "[NaN]", "NaN"),
+                                 ("not_json", "[oops", "JSON")]:
+        _case(out, f"c6_native_ancestors_{tag}.safetensors", _native(tiny, "dcgan", dc_cfg, ancestors=value), fragment)
+    return out
+
+
+def dtype_cases_meta() -> dict:
+    """The safetensors metadata of the tiny DCGAN converted by us (format, arch, config)."""
+    return {"format": "gan-latent-lab", "arch": "dcgan", "config": json.dumps({
+        "layers": [{"index": 0, "kind": "convT", "in": 8, "out": 16, "kernel": 4, "stride": 1, "padding": 0, "bias": False},
+                   {"index": 1, "kind": "bn", "features": 16},
+                   {"index": 3, "kind": "convT", "in": 16, "out": 3, "kernel": 4, "stride": 2, "padding": 1, "bias": False}],
+        "in_dim": 8, "z_dim": 8, "c_dim": 0, "resolution": 8, "img_channels": 3})}
+
+
 def corpus(sentinel: str) -> list[tuple[str, Any]]:
     """Every hostile or broken file that must be refused (a dict value is a folder of files)."""
     items: list = hostile_pickles(sentinel) + hostile_torch_files(sentinel) + broken_safetensors() + misc_broken()
     for name, blob in valid_fixtures():
         items += truncations(name, blob)
     items += numpy_cases() + tensor_cases() + bomb_cases() + config_cases() + dtype_cases() + error_type_cases()
+    items += papers_family_cases() + vgg_cases(sentinel) + latent_cases(sentinel)
     return items
 
 
 def reader_for(name: str) -> str:
-    """Which public reader a corpus case goes to: load_gan, load_directions, load_latent or load_voynov."""
+    """Which public reader a corpus case goes to: load_gan, load_directions, load_latent, load_voynov,
+    read_vgg16 or read_lpips_weights."""
     parts = name.split("_")
     kind = parts[1] if len(parts) > 1 and parts[0] in ("c1", "c2", "c3", "c4", "c5", "c6", "c8") else ""
-    return {"dir": "load_directions", "lat": "load_latent", "run": "load_voynov"}.get(kind, "load_gan")
+    return {"dir": "load_directions", "lat": "load_latent", "run": "load_voynov", "vgg": "read_vgg16",
+            "lpips": "read_lpips_weights"}.get(kind, "load_gan")
 
 
 def write_case(root: str, name: str, data) -> str:
@@ -1109,4 +1584,124 @@ def hostile_inputs() -> list[tuple[str, Any]]:
             train_voynov(c.model, 2, steps=250, batch_size=4, checkpoint=path)
 
     add("c8_second_trainer_on_held_run", second_trainer)
+    out += papers_inputs()
+    return out
+
+
+def input_files(models: str) -> None:
+    """Files that the inputs below name, written into the models root before any input runs."""
+    folder = os.path.join(models, "gan_directions")
+    os.makedirs(folder, exist_ok=True)
+    files = {"stride0.pt": torch_zip({"linear.weight": _tensor(_Storage("0", 1), 0, (1 << 15, 1 << 15), (0, 0))},
+                                     {"0": _floats(1)}),
+             "nan.pt": _torch_bytes({"linear.weight": torch.full((8, 4), float("nan"))}),
+             "wide.pt": _torch_bytes({"linear.weight": torch.ones(9, 4)}),
+             "text.pt": _torch_bytes({"log_mat_half": "evil"}),
+             "bomb.pt": torch_zip({"linear.weight": _tensor(_Storage("0", BOMB_BYTES // 4), 0, (BOMB_BYTES // 4,), (1,))},
+                                  {"0": bytes(BOMB_BYTES)}, compress=zipfile.ZIP_DEFLATED),
+             "ok.pt": _torch_bytes({"linear.weight": torch.eye(8, 4)})}
+    for name, data in files.items():
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(data)
+    os.makedirs(os.path.join(models, "gan_aux", "a_folder.pt"), exist_ok=True)
+    os.makedirs(os.path.join(models, "gan", "a_folder.safetensors"), exist_ok=True)
+    with open(os.path.join(models, "gan", "taken.safetensors"), "wb") as f:
+        f.write(b"an existing model")
+
+
+def papers_inputs() -> list[tuple[str, Any]]:
+    """Widgets and names of the issue-15 nodes: Save GAN Model, Save Latent (.npz), Pivotal Tuning, Align
+    Face, Load Perceptual Distance, and the official deformator importer of issue 19."""
+    out: list = []
+
+    def add(name, fn):
+        out.append((name, fn))
+
+    def save_model(c, name, overwrite=False):
+        from gan_latent_lab.nodes import model_nodes
+
+        return model_nodes.SaveGANModel().save(c.model, name, overwrite)
+
+    for tag, bad in {**BAD_NAMES, "hidden": ".tuned", "only_ext": ".safetensors", "sub_only_ext": "sub/.safetensors",
+                     "trailing_slash": "tuned/", "windows_parent": "..\\x", "drive": "C:evil"}.items():
+        add(f"c7_save_model_{tag}", lambda c, bad=bad: save_model(c, bad))
+
+    add("c7_save_model_onto_folder", lambda c: save_model(c, "a_folder", overwrite=True))
+    add("c7_save_model_exists", lambda c: save_model(c, "taken"))
+    add("c6_save_model_not_a_model", lambda c: __import__("gan_latent_lab.nodes.model_nodes", fromlist=["x"])
+        .SaveGANModel().save(None, "fine", False))
+
+    def save_latent(c, name, latent=None):
+        from gan_latent_lab.nodes import latent_nodes
+
+        return latent_nodes.SaveLatent().save(c.latent if latent is None else latent, name, False)
+
+    for tag, bad in {"only_npz": ".npz", "sub_only_npz": "a/.npz", "npz_slash": "x.npz/", "npz_parent": "x/../y.npz",
+                     "npz_long": LONG + ".npz", "npz_dots": "...npz", "npz_absolute": "/tmp/x.npz"}.items():
+        add(f"c7_save_latent_{tag}", lambda c, bad=bad: save_latent(c, bad))
+
+    def nan_latent(c, field):
+        import dataclasses
+
+        value = {"codes": torch.full_like(c.latent.codes, float("nan"))} if field == "codes" else \
+            {"truncation_psi": float("inf")} if field == "psi" else {"z": torch.full((len(c.latent), 8), float("nan"))}
+        return save_latent(c, f"nan_{field}.npz", dataclasses.replace(c.latent, **value))
+
+    for field in ("codes", "psi", "z"):
+        add(f"c6_save_latent_nan_{field}", lambda c, field=field: nan_latent(c, field))
+
+    def pivotal(c, **change):
+        from gan_latent_lab.nodes import pivotal_nodes
+
+        args = dict(model=c.model, latent=c.latent, image=torch.rand(len(c.latent), 16, 16, 3), steps=3,
+                    learning_rate=3e-4, locality=False, seed=0, perceptual=None, preview_every=0)
+        args.update(change)
+        return pivotal_nodes.PivotalTuning().tune(**args)
+
+    for tag, change in {"lr_nan": {"learning_rate": float("nan")}, "lr_text": {"learning_rate": "fast"},
+                        "lr_10": {"learning_rate": 10.0}, "steps_text": {"steps": "many"}, "steps_1e9": {"steps": 10**9},
+                        "steps_negative": {"steps": -5}, "steps_nan": {"steps": float("nan")},
+                        "seed_nan": {"seed": float("nan")}, "seed_negative": {"seed": -1},
+                        "image_nan": {"image": torch.full((2, 16, 16, 3), float("nan"))},
+                        "image_5_channels": {"image": torch.rand(2, 16, 16, 5)}, "image_4px": {"image": torch.rand(2, 4, 4, 3)},
+                        "image_count": {"image": torch.rand(3, 16, 16, 3)}, "image_none": {"image": None},
+                        "image_2d": {"image": torch.rand(16, 16)}, "image_out_of_range": {"image": torch.full((2, 16, 16, 3), 9.0)},
+                        "image_uint8_255": {"image": torch.full((2, 16, 16, 3), 255, dtype=torch.uint8)},
+                        "preview_nan": {"preview_every": float("nan")}, "perceptual_text": {"perceptual": "lpips"},
+                        "latent_none": {"latent": None}, "model_none": {"model": None}}.items():
+        add(f"c6_node_pivotal_{tag}", lambda c, change=change: pivotal(c, **change))
+
+    def align(c, image=None, size=64):
+        from gan_latent_lab.nodes import align_nodes
+
+        return align_nodes.AlignFace().align(torch.rand(1, 32, 32, 3) if image is None else image, size)
+
+    for tag, kw in {"size_zero": {"size": 0}, "size_nan": {"size": float("nan")}, "size_text": {"size": "big"},
+                    "size_1e9": {"size": 10**9}, "size_fraction": {"size": 64.5},
+                    "image_nan": {"image": torch.full((1, 32, 32, 3), float("nan"))},
+                    "image_channels_2": {"image": torch.rand(1, 32, 32, 2)}, "image_empty_batch": {"image": torch.rand(0, 32, 32, 3)},
+                    "image_3d": {"image": torch.rand(32, 32, 3)}, "image_text": {"image": "photo.png"},
+                    "image_batch_1000": {"image": torch.rand(1000, 1, 1, 3)}}.items():
+        add(f"c6_node_align_{tag}", lambda c, kw=kw: align(c, **kw))
+
+    def perceptual(c, vgg, lpips=None):
+        from gan_latent_lab.nodes import perceptual_nodes
+
+        node = perceptual_nodes.LoadPerceptualDistance()
+        return node.load(vgg) if lpips is None else node.load(vgg, lpips)
+
+    for tag, (vgg, lpips) in {"vgg_parent": ("../../secret.pt", None), "vgg_absolute": ("/etc/passwd", None),
+                              "vgg_long": ("x" * 5000, None), "vgg_missing": ("nope.pt", None), "vgg_nul": ("a\x00b", None),
+                              "vgg_folder": ("a_folder.pt", None), "vgg_empty": ("", None),
+                              "vgg_windows_parent": ("..\\..\\secret.pt", None),
+                              "lpips_missing_with_vgg_folder": ("a_folder.pt", "nope.pth")}.items():
+        add(f"c7_node_perceptual_{tag}", lambda c, vgg=vgg, lpips=lpips: perceptual(c, vgg, lpips))
+
+    def official(c, name, slots="all"):
+        return c.nodes["voynov"].VoynovImportOfficial().load(c.model, name, slots)
+
+    for tag, name in {"stride0_4gib": "stride0.pt", "nan": "nan.pt", "wider_than_model": "wide.pt", "text": "text.pt",
+                      "deflate_bomb": "bomb.pt", "parent": "../gan/x.pt", "missing": "nope.pt"}.items():
+        add(f"c6_node_official_deformator_{tag}", lambda c, name=name: official(c, name))
+    add("c6_node_official_deformator_slots_text", lambda c: official(c, "ok.pt", "abc"))
     return out

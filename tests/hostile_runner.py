@@ -35,9 +35,10 @@ def main(root: str, corpus: str) -> None:
     from gan_latent_lab.directions.voynov import load_voynov  # noqa: E402
     from gan_latent_lab.errors import GANLabError  # noqa: E402
     from gan_latent_lab.loaders import load_gan  # noqa: E402
+    from gan_latent_lab.loaders.vgg import read_lpips_weights, read_vgg16  # noqa: E402
 
     readers = {"load_gan": load_gan, "load_directions": load_directions, "load_latent": load_latent,
-               "load_voynov": load_voynov}
+               "load_voynov": load_voynov, "read_vgg16": read_vgg16, "read_lpips_weights": read_lpips_weights}
     base = _peak_mb()
     for name in sorted(os.listdir(corpus)):
         print(json.dumps({"start": name}), flush=True)

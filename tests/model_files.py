@@ -126,9 +126,12 @@ def write_nvlabs_pickle(path: Path, sd, init_kwargs, src) -> None:
 
 
 def write_tf_pickle(path: Path, top, mapping, synth, static_kwargs, src,
-                    funcs=("G_main", "G_mapping", "G_synthesis_stylegan2")) -> None:
+                    funcs=("G_main", "G_mapping", "G_synthesis_stylegan2"), g_vars=None, d_vars=None,
+                    protocol: int = 4) -> None:
     """A TF-era ``(G, D, Gs)`` pickle of ``dnnlib.tflib.network.Network`` objects, each pickling the state
-    dnnlib's ``Network.__getstate__`` returns: variables relative to the network, components by role."""
+    dnnlib's ``Network.__getstate__`` returns: variables relative to the network, components by role.
+
+    ``G`` and ``D`` are ``Gs`` itself unless ``g_vars`` / ``d_vars`` give them variables of their own."""
     with stand_in_modules() as ns:
         def net(name, func, variables, components=None):
             return ns.Network({"version": 4, "name": name, "static_kwargs": dict(static_kwargs), "build_module_src": src,
@@ -136,7 +139,9 @@ def write_tf_pickle(path: Path, top, mapping, synth, static_kwargs, src,
 
         gs = net("G", funcs[0], top, {"mapping": net("G_mapping", funcs[1], mapping),
                                       "synthesis": net("G_synthesis", funcs[2], synth)})
-        path.write_bytes(pickle.dumps((gs, gs, gs), protocol=4))
+        g = gs if g_vars is None else net("G", funcs[0], g_vars)
+        d = gs if d_vars is None else net("D", "D_basic", d_vars)
+        path.write_bytes(pickle.dumps((g, d, gs), protocol=protocol))
 
 
 def stylegan1_tf_variables(sd: dict) -> tuple[list, list, list]:

@@ -137,3 +137,12 @@ def test_a_folder_is_never_a_save_target(tmp_path):
             with atomic_write(tmp_path / "d.safetensors", overwrite=overwrite) as tmp:
                 open(tmp, "wb").write(b"x")
     assert (tmp_path / "d.safetensors").is_dir() and os.listdir(tmp_path) == ["d.safetensors"]
+
+
+def test_a_model_whose_config_is_not_json_is_not_saved(tmp_path):
+    """A configuration that could not be read back (NaN, which the loader refuses) is refused before writing."""
+    gen = load_gan(face_dcgan_path())
+    gen.config = {**gen.config, "z_dim": float("nan")}
+    with pytest.raises(GANLabError, match="cannot be saved as JSON"):
+        save_converted(gen, tmp_path / "bad.safetensors")
+    assert not list(tmp_path.iterdir())

@@ -78,6 +78,8 @@ def test_corpus_is_large_enough_and_covers_every_class(corpus):
     assert all(total[c] >= 5 for c in CLASSES), total
     kinds = {os.path.splitext(n)[1] for n, _ in corpus}
     assert {".pkl", ".pt", ".pth", ".safetensors", ".npz", ".npy", ".voynov"} <= kinds
+    readers = Counter(hc.reader_for(n) for n, _ in corpus)
+    assert all(readers[r] >= 20 for r in ("load_gan", "load_directions", "load_latent", "read_vgg16")), readers
 
 
 def test_every_hostile_file_is_refused_by_our_error_naming_it(corpus, outcomes):
@@ -110,8 +112,38 @@ def test_the_dtype_and_storage_attacks_are_refused_for_their_reason(outcomes):
     """Spot checks that the refusals come from the checks, not from an unrelated failure."""
     for name, fragment in [("c1_dtype_field_offset_far.pkl", "fields"), ("c2_pickle_offset_past_end.pkl", "element 103"),
                            ("c2_zip_stride0_expand_gb.pt", "4096.0 MiB"), ("c3_zip_deflate_bomb.pt", "40.0 MiB"),
-                           ("c4_nvlabs_sg2_resolution_2e30.pkl", "1073741824"), ("c8_run_step_negative.voynov", "-1000000000")]:
+                           ("c4_nvlabs_sg2_resolution_2e30.pkl", "1073741824"), ("c8_run_step_negative.voynov", "-1000000000"),
+                           ("c2_vgg_ts_storage_entry_smaller.pt", "holds 16 bytes, but 1000 float32 values need 4000"),
+                           ("c2_vgg_ts_stride0_4gib_extra.pt", "4152.1 MiB"), ("c3_vgg_ts_deflate_bomb.pt", "40.0 MiB"),
+                           ("c3_lat_npz_deflate_bomb.npz", "40.0 MiB"), ("c3_lat_pt_deflate_bomb.pt", "40.0 MiB"),
+                           ("c2_lat_pt_stride0_expand_gb.pt", "4096.0 MiB"), ("c2_run_stride0_expand_gb.voynov", "4096.0 MiB"),
+                           ("c4_native_brock_channels_implies_terabytes.safetensors", "implies"),
+                           ("c4_tf_v1_resolution_disagrees.pkl", "variables make 16"),
+                           ("c1_vgg_ts_global_os_system.pt", "system'")]:
         assert fragment in outcomes[name]["message"], (name, outcomes[name]["message"])
+
+
+def test_the_new_builders_make_readable_files_when_not_hostile(tmp_path):
+    """Controls for the issue-15/19 cases: the same builders without the attack give files that load, so
+    each refusal above is the attack's, not a malformed builder's."""
+    from gan_latent_lab.directions.io import load_latent
+    from gan_latent_lab.loaders.vgg import read_lpips_weights, read_vgg16
+
+    (tmp_path / "vgg16.pt").write_bytes(hc.vgg_torchscript(value=0.25))
+    vgg = read_vgg16(tmp_path / "vgg16.pt")
+    assert vgg.layout == "nvidia" and len(vgg.convs) == 13 and vgg.convs[12][0].shape == (512, 512, 3, 3)
+    assert float(vgg.convs[3][0].min()) == float(vgg.convs[3][0].max()) == 0.25 and float(vgg.lin[4].sum()) == 128.0
+    (tmp_path / "vgg.pth").write_bytes(hc._torch_bytes(hc._lpips_state()))
+    assert [t.numel() for t in read_lpips_weights(tmp_path / "vgg.pth")] == [64, 128, 256, 512, 512]
+    (tmp_path / "ours.npz").write_bytes(hc._ours_npz())
+    lat = load_latent(tmp_path / "ours.npz")
+    assert lat.fingerprint == "abc" and lat.seeds == [0, 1] and lat.codes.shape == (2, 1, 8)
+    (tmp_path / "v1.pkl").write_bytes(hc._v1_pickle(hc.V1_STATIC))
+    assert load_gan(tmp_path / "v1.pkl").arch == "stylegan-genforce"
+    folder = tmp_path / "sngan"
+    hc.write_case(str(tmp_path), "sngan", {"generator.pt": hc._oracle_bytes("sngan_sn_resnet32", "generator.pt"),
+                                           "args.json": hc._oracle_bytes("sngan_sn_resnet32", "args.json")})
+    assert load_gan(folder).arch == "sngan-resnet"
 
 
 @pytest.fixture()
@@ -119,6 +151,7 @@ def ctx(tmp_path, monkeypatch):
     from gan_latent_lab.nodes import direction_nodes, edit_nodes, ganspace_nodes, latent_nodes, model_nodes, voynov_nodes
 
     models = tmp_path / "models"
+    hc.input_files(str(models))
     monkeypatch.setenv("GAN_LATENT_LAB_MODELS", str(models))
     monkeypatch.setenv("GAN_LATENT_LAB_DEVICE", "cpu")
     name, blob = hc.valid_fixtures()[2]

@@ -167,6 +167,34 @@ def test_unreadable_and_hostile_files_are_refused(gen, tmp_path):
         load_latent(tmp_path / "junk.npz", gen)
 
 
+def test_repeating_one_w_into_every_slot_is_bounded_by_the_file(gen, tmp_path, monkeypatch):
+    """A single w per image is repeated into every slot: that expansion may take at most 4x the file
+    (plus the stated slack, set to 0 here), so a small file cannot become a huge latent; w+ files, which
+    need no expansion, are not affected."""
+    from gan_latent_lab import limits
+
+    monkeypatch.setattr(limits, "VIEW_SLACK", 0)
+    np.save(tmp_path / "ws.npy", np.ones((100, 32), np.float32))  # 12.9 KB -> 100 x 8 x 32 floats = 102 KB
+    with pytest.raises(CheckpointError, match=r"ws.npy.*once repeated into 8 slots.*split the file"):
+        load_latent(tmp_path / "ws.npy", gen)
+    np.save(tmp_path / "wplus.npy", np.ones((100, 8, 32), np.float32))
+    assert load_latent(tmp_path / "wplus.npy", gen).codes.shape == (100, 8, 32)
+    monkeypatch.undo()
+    assert load_latent(tmp_path / "ws.npy", gen).codes.shape == (100, 8, 32)
+
+
+def test_latents_that_could_not_be_read_back_are_not_saved(latent, tmp_path):
+    import dataclasses
+
+    for change in ({"codes": torch.full((3, 8, 32), float("nan"))}, {"truncation_psi": float("nan")},
+                   {"z": torch.full((3, 32), float("inf"))}):
+        bad = dataclasses.replace(latent, **change)
+        for name in ("bad.npz", "bad.safetensors"):
+            with pytest.raises(InputError, match="not saved"):
+                save_latent(bad, tmp_path / name)
+    assert not list(tmp_path.iterdir())
+
+
 # ----- nodes ----------------------------------------------------------------------------------------------
 @pytest.fixture()
 def models_dir(tmp_path, monkeypatch):

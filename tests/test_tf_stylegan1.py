@@ -87,7 +87,11 @@ def test_v1_static_kwargs_are_read(tmp_path):
     ({**STATIC, "use_pixel_norm": True}, None, "use_pixel_norm=True"),
     ({**STATIC, "nonlinearity": "relu"}, None, "nonlinearity='relu'"),
     ({**STATIC, "blur_filter": [1, 3, 3, 1]}, None, r"blurs with \[1, 3, 3, 1\]"),
-    ({**STATIC, "fused_scale": "sometimes"}, None, "fused_scale='sometimes'"),
+    ({**STATIC, "fused_scale": "sometimes"}, None, "field 'fused_scale' is 'sometimes'"),
+    ({**STATIC, "resolution": 32}, None, "field 'resolution' is 32, but the variables make 16"),
+    ({**STATIC, "latent_size": 0}, None, "field 'latent_size' is 0"),
+    ({**STATIC, "mapping_lrmul": float("nan")}, None, "field 'mapping_lrmul' is nan"),
+    ({**STATIC, "use_wscale": "False"}, None, "field 'use_wscale'"),
     (STATIC, lambda t, m, s: (t, m, [(k, np.float32(1.0) if k == "lod" else v) for k, v in s]), "level of detail is"),
     (STATIC, lambda t, m, s: (t, m, [(k, v) for k, v in s if k != "noise3"]), "lacks the variable 'synthesis/noise3'"),
     (STATIC, lambda t, m, s: (t, m, [(k.replace("4x4/Const/const", "4x4/Dense/weight"), v) for k, v in s]),
@@ -110,3 +114,28 @@ def test_truncated_v1_pickle_is_refused(tmp_path):
         (tmp_path / "cut.pkl").write_bytes(data[:cut])
         with pytest.raises(CheckpointError):
             load_gan(tmp_path / "cut.pkl")
+
+
+@pytest.mark.parametrize("protocol", [3, 4])
+def test_only_gs_arrays_are_read_from_a_g_d_gs_pickle(tmp_path, monkeypatch, protocol):
+    """A TF pickle holds G, D and Gs; only Gs is converted, so only its arrays are read from the file
+    (G's and D's stay on disk): the bytes read are Gs's, not the 2 x 3 MB of the others."""
+    from gan_latent_lab.loaders import safe_pickle
+
+    sd, io, _ = oracle("stylegan1_genforce16")
+    top, mapping, synth = stylegan1_tf_variables(sd)
+    big = [(f"Dense{i}/weight", np.full((768, 1024), 0.5, np.float32)) for i in range(3)]
+    write_tf_pickle(tmp_path / "gdgs.pkl", top, mapping, synth, STATIC, "# networks_stylegan.py\n", funcs=V1_FUNCS,
+                    g_vars=big, d_vars=[(k, v + 1) for k, v in big], protocol=protocol)
+    read = []
+    original = safe_pickle._Source.readinto_at
+
+    def counting(self, offset, buf):
+        read.append(len(buf))
+        return original(self, offset, buf)
+
+    monkeypatch.setattr(safe_pickle._Source, "readinto_at", counting)
+    gen = load_gan(tmp_path / "gdgs.pkl")
+    check_oracle(gen, io)
+    gs_bytes = sum(v.nbytes for _, v in top + mapping + synth)
+    assert 0 < sum(read) <= gs_bytes, (sum(read), gs_bytes)
