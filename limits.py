@@ -42,6 +42,12 @@ NAME_MAX_BYTES = 200
 """Length of one file-name component we create (UTF-8 bytes; file systems stop at 255)."""
 NPY_MAX_HEADER = 10_000
 """Header size of a ``.npy`` (numpy's own default limit)."""
+IMAGE_MAX_PIXELS = 1 << 25
+"""Pixels the workflow runner's LoadImage decodes from one file, all frames together (33.5 million: an
+8K UHD photo, 7680 x 4320, fits; the float32 IMAGE it makes is at most 384 MiB).  Checked against the
+size the header declares before a pixel is decoded, so a small compressed file cannot inflate past it."""
+IMAGE_MAX_FRAMES = 1024
+"""Frames LoadImage reads from one animated or multi-page file."""
 
 
 def file_size(path: str) -> int:

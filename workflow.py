@@ -134,28 +134,70 @@ def input_folder(input_dir: str | os.PathLike | None = None) -> str:
 
 def load_image(path: str) -> tuple[torch.Tensor, torch.Tensor]:
     """An image file as ComfyUI's LoadImage gives it: IMAGE ``[frames, H, W, 3]`` in [0, 1] (EXIF orientation
-    applied, alpha dropped) and MASK ``[frames, H, W]`` = 1 - alpha (a 64x64 zero mask without alpha)."""
-    from PIL import Image, ImageOps, ImageSequence
+    applied, alpha dropped) and MASK ``[frames, H, W]`` = 1 - alpha (a 64x64 zero mask without alpha).
+
+    Untrusted files are bounded before they are decoded: the size the header declares, times the
+    frames read so far, may not pass :data:`limits.IMAGE_MAX_PIXELS` (Pillow's own decompression-bomb
+    check comes later and higher), nor the frames :data:`limits.IMAGE_MAX_FRAMES`.  Frames are kept
+    as 8-bit arrays until all are read.  Any failure (not an image, truncated, a bomb, a malformed
+    header) is our :class:`GANLabError` naming the file."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    name = os.path.basename(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own, lower bound follows
+            with Image.open(path) as im:
+                return _read_frames(im, name)
+    except GANLabError:
+        raise
+    except UnidentifiedImageError:
+        raise GANLabError(f"'{name}' is not an image file that Pillow can read") from None
+    except Image.DecompressionBombError as e:
+        raise GANLabError(f"image '{name}' declares more pixels than are read ({e})") from None
+    except MemoryError:
+        raise GANLabError(f"image '{name}' needs more memory than there is") from None
+    except Exception as e:  # noqa: BLE001 - Pillow raises many kinds on malformed files
+        text = str(e).splitlines()[0][:200] if str(e) else ""
+        raise GANLabError(f"cannot read image '{name}' ({type(e).__name__}: {text})") from None
+
+
+def _read_frames(im, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    from PIL import ImageOps, ImageSequence
+
+    from . import limits
 
     images, masks = [], []
-    with Image.open(path) as im:
-        for frame in ImageSequence.Iterator(im):
-            frame = ImageOps.exif_transpose(frame)
-            if frame.mode == "I":
-                frame = frame.point(lambda v: v * (1 / 255))
-            rgb = frame.convert("RGB")
-            if images and rgb.size != (images[0].shape[1], images[0].shape[0]):
-                continue
-            images.append(torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0))
-            if "A" in frame.getbands():
-                alpha = np.asarray(frame.getchannel("A"), dtype=np.float32) / 255.0
-                masks.append(1.0 - torch.from_numpy(alpha))
-            elif frame.mode == "P" and "transparency" in frame.info:
-                alpha = np.asarray(frame.convert("RGBA").getchannel("A"), dtype=np.float32) / 255.0
-                masks.append(1.0 - torch.from_numpy(alpha))
-            else:
-                masks.append(torch.zeros(64, 64))
-    return torch.stack(images), torch.stack(masks)
+    pixels = 0
+    for index, frame in enumerate(ImageSequence.Iterator(im)):
+        w, h = frame.size
+        pixels += w * h
+        if index >= limits.IMAGE_MAX_FRAMES:
+            raise GANLabError(f"image '{name}' has more than {limits.IMAGE_MAX_FRAMES} frames")
+        if pixels > limits.IMAGE_MAX_PIXELS:
+            raise GANLabError(f"image '{name}' is {w}x{h} px{f' in {index + 1} frames' if index else ''}: at most "
+                              f"{limits.IMAGE_MAX_PIXELS:,} pixels are read from one file")
+        frame = ImageOps.exif_transpose(frame)
+        if frame.mode == "I":
+            frame = frame.point(lambda v: v * (1 / 255))
+        rgb = frame.convert("RGB")
+        if images and rgb.size != (images[0].shape[1], images[0].shape[0]):
+            continue
+        images.append(np.array(rgb, dtype=np.uint8))
+        if "A" in frame.getbands():
+            masks.append(np.array(frame.getchannel("A"), dtype=np.uint8))
+        elif frame.mode == "P" and "transparency" in frame.info:
+            masks.append(np.array(frame.convert("RGBA").getchannel("A"), dtype=np.uint8))
+        else:
+            masks.append(None)
+    if not images:
+        raise GANLabError(f"image '{name}' holds no frames")
+    image = torch.stack([torch.from_numpy(a).float() / 255.0 for a in images])
+    mask = torch.stack([torch.zeros(64, 64) if a is None else 1.0 - torch.from_numpy(a).float() / 255.0
+                        for a in masks])
+    return image, mask
 
 
 def core_node_defs(out_dir: str, saved: list[str], input_dir: str | None = None) -> dict[str, NodeDef]:
@@ -174,16 +216,22 @@ def core_node_defs(out_dir: str, saved: list[str], input_dir: str | None = None)
         return ()
 
     def open_image(image, upload="image"):
+        from .errors import InputError
         from .nodes.paths import safe_join
 
+        if not isinstance(image, str):
+            raise InputError(f"LoadImage: the image must be a file name, not {type(image).__name__}")
         root = input_folder(input_dir)
-        path = safe_join(root, image)
+        try:
+            path = safe_join(root, image)
+        except GANLabError as e:
+            raise InputError(f"LoadImage: {e}") from None
         if not os.path.isfile(path):
-            raise GANLabError(f"LoadImage: no image {image!r} in {root}")
+            raise GANLabError(f"LoadImage: no image {image[:200]!r} in {root}")
         try:
             return load_image(path)
-        except (OSError, ValueError) as e:
-            raise GANLabError(f"LoadImage: cannot read {image!r} ({e})") from None
+        except GANLabError as e:
+            raise GANLabError(f"LoadImage: {e}") from None
 
     return {
         "LoadImage": NodeDef([("image", "STRING", {}, True), ("upload", "STRING", {}, False)], ("IMAGE", "MASK"),

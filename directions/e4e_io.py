@@ -22,11 +22,12 @@ import os
 
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, GANLabError
 from .container import Directions
 
 MAX_WIDTH = 65536
 ROW_TOLERANCE = 1e-6
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 
 
 def _floats(path: str, name: str, t) -> torch.Tensor:
@@ -80,34 +81,63 @@ def _components(path: str, obj: dict) -> tuple[torch.Tensor, torch.Tensor, torch
     return comp, std, mean
 
 
+def _length(path: str, what: str, norms: torch.Tensor) -> torch.Tensor:
+    """Row lengths that make unit vectors: not zero, not overflowing (float64 values near 1e308)."""
+    if not bool(torch.isfinite(norms).all()):
+        raise CheckpointError(path, f"{what} is too long to normalise (its length overflows)")
+    if bool((norms < 1e-12).any()):
+        raise CheckpointError(path, f"{what} has zero length")
+    return norms
+
+
 def import_e4e(path: str | os.PathLike, obj=None) -> Directions:
     """An e4e direction file as a direction set in w (see the module docstring for the layouts).
 
     A single direction gets value 1 (strengths in code units, as e4e's factors); GANSpace components
-    are renormalised to unit rows and keep their standard deviations as values (``std`` x row length)."""
+    are renormalised to unit rows and keep their standard deviations as values (``std`` x row length).
+    Every refusal (a hostile global, a view past its storage or a bomb, found by
+    :func:`..loaders.files.read_checkpoint`; another shape, NaN, zero vectors, values past float32) is a
+    :class:`CheckpointError` naming the file."""
     from ..loaders.files import read_checkpoint
 
     path = os.fspath(path)
     if obj is None:
         obj = read_checkpoint(path).obj
+    try:
+        return _import(path, obj)
+    except CheckpointError as e:
+        if e.path is None:
+            raise CheckpointError(path, e.reason) from None
+        raise
+    except GANLabError as e:  # the container's own checks (widths, values) on what the file holds
+        raise CheckpointError(path, str(e)) from None
+    except RecursionError:
+        raise CheckpointError(path, "the file nests too deeply") from None
+    except Exception as e:  # noqa: BLE001 - any other failure on a foreign file is a bad file
+        text = str(e).splitlines()[0][:200] if str(e) else ""
+        raise CheckpointError(path, f"not an e4e direction file ({type(e).__name__}: {text})") from None
+
+
+def _import(path: str, obj) -> Directions:
     stem = os.path.splitext(os.path.basename(path))[0]
     meta: dict = {"source": os.path.basename(path), "format": "e4e"}
     if isinstance(obj, torch.Tensor):
         vec = _one_direction(path, _floats(path, "the direction", obj))
-        norm = float(torch.linalg.vector_norm(vec))
-        if norm < 1e-12:
-            raise CheckpointError(path, "the direction has zero length")
+        norm = float(_length(path, "the direction", torch.linalg.vector_norm(vec)))
         meta["norm"] = norm
         return Directions(vectors=(vec / norm)[None], values=torch.ones(1), method="interfacegan", space="w",
                           slots=None, scale_kind="none", labels=[stem], meta=meta)
     if isinstance(obj, dict):
         comp, std, mean = _components(path, obj)
-        norms = torch.linalg.vector_norm(comp, dim=1)
-        if (norms < 1e-12).any():
-            raise CheckpointError(path, "a component has zero length")
+        norms = _length(path, "a component", torch.linalg.vector_norm(comp, dim=1))
+        values = std * norms
+        if bool((values > FLOAT32_MAX).any()):
+            raise CheckpointError(path, "std times a component's length is past the float32 range")
         if mean is not None:
+            if bool((mean.abs() > FLOAT32_MAX).any()):
+                raise CheckpointError(path, "mean holds values past the float32 range")
             meta["lat_mean"] = [float(v) for v in mean]
-        return Directions(vectors=comp / norms[:, None], values=std * norms, method="ganspace", space="w",
+        return Directions(vectors=comp / norms[:, None], values=values, method="ganspace", space="w",
                           slots=None, scale_kind="stdev", meta=meta)
     raise CheckpointError(path, f"the file holds a {type(obj).__name__}: not an e4e direction tensor or GANSpace "
                           "component dictionary")

@@ -55,6 +55,7 @@ def encode_images(encoder, model, images: torch.Tensor, retarget: bool = False, 
                          f"{list(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}")
     if images.shape[1] != 3 or not images.is_floating_point() or not torch.isfinite(images).all():
         raise InputError(f"images must be finite RGB [n, 3, H, W] in [-1, 1], got {list(images.shape)} {images.dtype}")
+    encoder.check_images(images)  # the encoder's own limits (image sides), for every chunk before the first
     chunk = max(1, int(chunk))
     parts = []
     with torch.no_grad():

@@ -36,7 +36,7 @@ from ..errors import CheckpointError, GANLabError, InputError, MismatchError
 from ..limits import (NPZ_CAP, VIEW_FACTOR, VIEW_SLACK, MiB, file_size, load_json, open_zip, read_npy, read_npz,
                       view_budget)
 from ..loaders.base import SEED_MAX
-from ..loaders.files import TORCH_LEGACY_MAGIC
+from ..loaders.files import TORCH_LEGACY_MAGIC, sniff
 from .container import FORMAT, SPACES, Directions
 from .e4e_io import import_e4e
 from .ganspace_io import load_ganspace_npz
@@ -80,6 +80,14 @@ def _existing_file(path: str | os.PathLike) -> str:
     if not os.path.isfile(path):
         raise CheckpointError(path, "no such file")
     return path
+
+
+def _sniffed(path: str, head: bytes) -> str | None:
+    """The container :func:`..loaders.files.sniff` sees in the first bytes, or None if it knows none."""
+    try:
+        return sniff(path, head, file_size(path))
+    except CheckpointError:
+        return None
 
 
 def _is_torch_zip(path: str) -> bool:
@@ -155,6 +163,9 @@ def load_directions(path: str | os.PathLike) -> Directions:
         return import_e4e(path) if _is_torch_zip(path) else import_ganspace(path)
     if head.startswith(TORCH_LEGACY_MAGIC):
         return import_e4e(path)
+    if _sniffed(path, head) == "pickle":  # after safetensors' own structure, whose length bytes may read 80 0N
+        raise CheckpointError(path, "a bare pickle, not a direction file (torch files are zip archives or the "
+                              "legacy format; safetensors, .npz and .npy are read too); it was not unpickled")
     tensors, meta = _safetensors(path)
     if meta.get("format") == FORMAT:
         return Directions.from_safetensors(tensors, meta, path)

@@ -38,6 +38,7 @@ from torch import nn
 
 from ..errors import CheckpointError, GANLabError, InputError
 from .base import GANGenerator, fingerprint_state
+from .config_check import Bool, Choice, Int, PowerOfTwo, build_bounded, check_config
 from .files import Checkpoint, read_checkpoint
 from .irse import BodyShapeError, IRSEBody, body_keys, read_body
 
@@ -57,6 +58,16 @@ MAX_STYLES = 64
 MAX_SIZE = 2**16
 MAX_SIDE = 16384
 """Largest image side :meth:`ImageEncoder.encode` accepts (it resizes to 256 anyway)."""
+OPTS_SPEC = {
+    "encoder_type": Choice(tuple(ENCODER_TYPES)),
+    "n_styles": Int(1, MAX_STYLES, optional=True),
+    "stylegan_size": PowerOfTwo(4, MAX_SIZE, optional=True),
+    "output_size": PowerOfTwo(4, MAX_SIZE, optional=True),
+    "input_nc": Int(1, 64, optional=True),
+    "label_nc": Int(0, 4096, optional=True),
+    "start_from_latent_avg": Bool(optional=True),
+}
+"""The ``opts`` fields the loader reads, checked (:func:`.config_check.check_config`) before any is used."""
 
 
 def n_styles_for(size: int) -> int:
@@ -176,11 +187,9 @@ class ImageEncoder(nn.Module):
         return "\n".join(lines)
 
     # ----- forward -------------------------------------------------------------------------------
-    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        """Check ``[n, 3, H, W]`` images in [-1, 1] and resize them to 256x256 as the official transforms do.
-
-        The official pipeline resizes the PIL image bilinearly (antialiased when shrinking) and then
-        maps [0, 1] to [-1, 1]; both steps are linear, so resizing the [-1, 1] tensor is the same."""
+    def check_images(self, images: torch.Tensor) -> None:
+        """Refuse what :meth:`encode` cannot take, before any work: not ``[n, 3, H, W]`` floating point,
+        no image, a side outside ``1..MAX_SIDE``, NaN or infinite values."""
         if not isinstance(images, torch.Tensor):
             raise InputError(f"images must be a tensor [n, 3, H, W], not {type(images).__name__}")
         if images.ndim != 4 or images.shape[1] != self.body_net.spec.input_nc:
@@ -191,9 +200,19 @@ class ImageEncoder(nn.Module):
             raise InputError(f"images of {n} x {h}x{w} pixels: need at least one image, sides 1..{MAX_SIDE}")
         if not images.is_floating_point():
             raise InputError(f"images must be floating point in [-1, 1], not {images.dtype}")
-        x = images.to(self.device, torch.float32)
-        if not torch.isfinite(x).all():
+        if not bool(torch.isfinite(images).all()):
             raise InputError("images hold NaN or infinite values")
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """Check ``[n, 3, H, W]`` images in [-1, 1] and resize them to 256x256 as the official transforms do.
+
+        The official pipeline resizes the PIL image bilinearly (antialiased when shrinking) and then
+        maps [0, 1] to [-1, 1]; both steps are linear, so resizing the [-1, 1] tensor is the same."""
+        self.check_images(images)
+        x = images.to(self.device, torch.float32)
+        if not torch.isfinite(x).all():  # a float64 value past float32's range
+            raise InputError("images hold values too large for float32")
+        h, w = x.shape[-2:]
         if (h, w) != (INPUT_SIZE, INPUT_SIZE):
             x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False,
                               antialias=True)
@@ -238,32 +257,19 @@ def _opts(ckpt: Checkpoint) -> dict:
     state = getattr(raw, "state", None)  # an inert record of a foreign options class
     if isinstance(state, dict):
         return dict(state)
-    if hasattr(raw, "__dict__") and not callable(raw):
+    if hasattr(raw, "__dict__") and not callable(raw) and not isinstance(raw, torch.Tensor):  # argparse.Namespace
         return dict(vars(raw))
     raise ckpt.fail(f"'opts' is a {type(raw).__name__}, not a dictionary of options")
 
 
-def _int_opt(ckpt: Checkpoint, opts: dict, name: str, lo: int, hi: int) -> int | None:
-    if name not in opts or opts[name] is None:
-        return None
-    v = opts[name]
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise ckpt.fail(f"opts[{name!r}] = {v!r} is not a whole number in {lo}..{hi}")
-    return int(v)
-
-
-def _declared_styles(ckpt: Checkpoint, opts: dict) -> dict[str, int]:
-    """Slot counts the options declare, by the option that declares them."""
+def _declared_styles(opts: dict) -> dict[str, int]:
+    """Slot counts the (checked) options declare, by the option that declares them."""
     out = {}
-    n = _int_opt(ckpt, opts, "n_styles", 1, MAX_STYLES)
-    if n is not None:
-        out["n_styles"] = n
+    if opts.get("n_styles") is not None:
+        out["n_styles"] = opts["n_styles"]
     for key in ("stylegan_size", "output_size"):
-        size = _int_opt(ckpt, opts, key, 4, MAX_SIZE)
-        if size is not None:
-            if size & (size - 1):
-                raise ckpt.fail(f"opts[{key!r}] = {size} is not a power of two")
-            out[key] = n_styles_for(size)
+        if opts.get(key) is not None:
+            out[key] = n_styles_for(opts[key])
     return out
 
 
@@ -337,13 +343,10 @@ def _encoder_spec(ckpt: Checkpoint) -> dict:
     bad = [k for k, v in sd.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise ckpt.fail(f"the state_dict holds things that are not named tensors ({bad[:3]})")
-    opts = _opts(ckpt)
-    etype = opts.get("encoder_type")
-    if etype not in ENCODER_TYPES:
-        raise ckpt.fail(f"opts['encoder_type'] is {etype!r}; this loader reads {', '.join(ENCODER_TYPES)}")
+    opts = check_config(_opts(ckpt), OPTS_SPEC, ckpt.path, "the opts", required=("encoder_type",))
+    etype = opts["encoder_type"]
     kind = ENCODER_TYPES[etype]
-    input_nc = _int_opt(ckpt, opts, "input_nc", 1, 64)
-    label_nc = _int_opt(ckpt, opts, "label_nc", 0, 4096)
+    input_nc, label_nc = opts.get("input_nc"), opts.get("label_nc")
     if (input_nc not in (None, 3)) or label_nc:
         raise ckpt.fail(f"this pSp takes {input_nc or label_nc}-channel inputs (sketches or segmentation maps, "
                         f"input_nc {input_nc}, label_nc {label_nc}); only RGB image encoders are supported")
@@ -355,7 +358,7 @@ def _encoder_spec(ckpt: Checkpoint) -> dict:
         raise ckpt.fail(f"the encoder's first convolution reads {body.input_nc} channels, not RGB")
     c1, c2, c3 = body.tap_widths
     expected = body_keys(body, "encoder.")
-    declared = _declared_styles(ckpt, opts)
+    declared = _declared_styles(opts)
     if kind == "psp_w":
         t = sd.get("encoder.linear.weight")
         if not isinstance(t, torch.Tensor) or t.ndim != 2:
@@ -397,9 +400,9 @@ def _encoder_spec(ckpt: Checkpoint) -> dict:
         if t is not None and not k.endswith("num_batches_tracked") and not t.is_floating_point():
             raise ckpt.fail(f"{k} holds {t.dtype}, not floating-point numbers")
     latent_avg = _latent_avg(ckpt, n_styles, w_dim)
-    adds = opts.get("start_from_latent_avg", latent_avg is not None)
-    if not isinstance(adds, bool):
-        raise ckpt.fail(f"opts['start_from_latent_avg'] = {adds!r} is not true or false")
+    # the official forward tests the option's truth, so a stored None adds nothing; a file without the
+    # option adds latent_avg when it has one
+    adds = bool(opts["start_from_latent_avg"]) if "start_from_latent_avg" in opts else latent_avg is not None
     if adds and latent_avg is None:
         raise ckpt.fail("opts say start_from_latent_avg but the file has no latent_avg")
     return {"kind": kind, "body": {"spec": body}, "heads": {"levels": levels}, "n_styles": n_styles, "w_dim": w_dim,
@@ -407,8 +410,10 @@ def _encoder_spec(ckpt: Checkpoint) -> dict:
 
 
 def _decoder(ckpt: Checkpoint, latent_avg: torch.Tensor | None) -> GANGenerator | None:
-    """The rosinality StyleGAN2 in ``decoder.*`` built by our rosinality loader, or None if absent."""
-    from . import rosinality
+    """The rosinality StyleGAN2 in ``decoder.*`` built by our rosinality loader (the same checks as a
+    rosinality file given to ``load_gan``: configuration, build budget, NaN and infinite weights), or
+    None if absent."""
+    from . import check_finite, rosinality
 
     sd = ckpt.obj["state_dict"]
     dec = {k[len("decoder."):]: v for k, v in sd.items() if k.startswith("decoder.")}
@@ -416,16 +421,23 @@ def _decoder(ckpt: Checkpoint, latent_avg: torch.Tensor | None) -> GANGenerator 
         return None
     if rosinality.rosinality_state({"g_ema": dec}) is None:
         raise ckpt.fail("the decoder.* tensors are not a rosinality StyleGAN2 generator")
+    for k, t in dec.items():
+        if not t.is_floating_point():
+            raise ckpt.fail(f"decoder.{k[:80]} holds {t.dtype}, not floating-point numbers")
+    _check_values(ckpt, dec, "decoder.")
     mean_w = None
     if latent_avg is not None:  # the rows are the decoder's mean w repeated; take it exactly when they agree
         mean_w = latent_avg[0] if bool((latent_avg == latent_avg[0]).all()) else latent_avg.mean(dim=0)
     sub = Checkpoint(path=ckpt.path, format=ckpt.format, obj={"g_ema": dec, "latent_avg": mean_w})
     try:
         gen = rosinality.build(sub)
-    except GANLabError:
-        raise
-    except (KeyError, ValueError, RuntimeError, TypeError, IndexError, AttributeError) as e:
-        raise ckpt.fail(f"the decoder does not fit a StyleGAN2 ({type(e).__name__}: {str(e)[:300]})") from None
+        check_finite(gen, sub)
+    except CheckpointError as e:
+        raise ckpt.fail(f"the decoder: {e.reason}") from None
+    except GANLabError as e:
+        raise ckpt.fail(f"the decoder: {e}") from None
+    except Exception as e:  # noqa: BLE001 - any failure to build the decoder from a foreign file is a bad file
+        raise ckpt.fail(f"the decoder does not fit a StyleGAN2 ({_describe(e)})") from None
     gen.source = f"{ckpt.name} (decoder)"
     gen.requires_grad_(False)
     gen.eval()
@@ -468,45 +480,51 @@ def _module_state(sd: dict[str, torch.Tensor], spec: dict, latent_avg: torch.Ten
     return out
 
 
-def _file_name(key: str, spec: dict) -> str:
-    """The file's name for one of our tensors (a stacked one names its blocks)."""
-    m = re.match(r"^levels\.(\d+)\.(conv(\d+)|linear)_(weight|bias)$", key)
-    if m is None:
-        return "encoder." + key.removeprefix("body_net.") if key != "latent_avg" else key
-    lvl, count = spec["heads"]["levels"][int(m.group(1))]
-    first = LEVEL_STARTS[lvl]
-    layer = f"convs.{2 * int(m.group(3))}" if m.group(3) is not None else "linear"
-    return f"encoder.styles.{first}..{first + count - 1}.{layer}.{m.group(4)}"
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 
 
-CHECK_CHUNK = 1 << 22
+def _largest(t: torch.Tensor) -> float:
+    """The largest magnitude in ``t`` (NaN or infinite when an entry is), without a temporary as big as ``t``."""
+    return float(torch.linalg.vector_norm(t.detach(), math.inf)) if t.numel() else 0.0
 
 
-def _check_values(ckpt: Checkpoint, state: dict[str, torch.Tensor], spec: dict) -> None:
-    """No NaN or infinity in any weight, no negative batch-norm variance (checked in chunks, so the
-    check's temporaries stay small next to the weights)."""
-    for key, t in state.items():
+def _check_values(ckpt: Checkpoint, tensors: dict[str, torch.Tensor], prefix: str = "") -> None:
+    """No NaN or infinity in a floating-point tensor (nor a float64 value that float32, which the
+    encoder computes in, cannot hold), no negative batch-norm variance: checked on the file's own
+    tensors (``prefix`` + name), before anything is built from them."""
+    for key, t in tensors.items():
         if not t.is_floating_point():
             continue
-        if not all(bool(torch.isfinite(part).all()) for part in t.reshape(-1).split(CHECK_CHUNK)):
-            raise ckpt.fail(f"{_file_name(key, spec)} holds NaN or infinite values")
-        if key.endswith("running_var") and (t < 0).any():
-            raise ckpt.fail(f"{_file_name(key, spec)} has negative variances")
+        largest = _largest(t)
+        if not math.isfinite(largest):
+            raise ckpt.fail(f"{prefix}{key[:120]} holds NaN or infinite values")
+        if largest > FLOAT32_MAX:
+            raise ckpt.fail(f"{prefix}{key[:120]} holds values past the float32 range ({largest:.3g})")
+        if key.endswith("running_var") and bool((t < 0).any()):
+            raise ckpt.fail(f"{prefix}{key[:120]} has negative variances")
 
 
 def build_encoder(ckpt: Checkpoint) -> ImageEncoder:
-    """An :class:`ImageEncoder` (with its decoder, when the file has one) from a read checkpoint."""
+    """An :class:`ImageEncoder` (with its decoder, when the file has one) from a read checkpoint.
+
+    Every value is checked on the file's tensors first (NaN, infinity, negative batch-norm variances),
+    then the modules are built on the meta device under :func:`.config_check.build_bounded` (their
+    shapes come from the file's tensors, so they can ask for no more than the file holds) and take the
+    file's tensors over."""
     spec = _encoder_spec(ckpt)
+    sd = ckpt.obj["state_dict"]
+    _check_values(ckpt, {k: v for k, v in sd.items() if k.startswith("encoder.")})
     decoder = _decoder(ckpt, spec["latent_avg"])
     if decoder is not None and (decoder.num_ws, decoder.w_dim) != (spec["n_styles"], spec["w_dim"]):
         raise ckpt.fail(f"the decoder takes {decoder.num_ws} codes of {decoder.w_dim} but the encoder writes "
                         f"{spec['n_styles']} of {spec['w_dim']}")
     rows = None if spec["latent_avg"] is None else spec["latent_avg"].shape[0]
     with torch.device("meta"):
-        enc = ImageEncoder(spec["kind"], spec["body"], spec["heads"], spec["n_styles"], spec["w_dim"], rows,
-                           spec["adds"])
-    state = _module_state(ckpt.obj["state_dict"], spec, spec["latent_avg"])
-    _check_values(ckpt, state, spec)
+        enc = build_bounded(lambda: ImageEncoder(spec["kind"], spec["body"], spec["heads"], spec["n_styles"],
+                                                 spec["w_dim"], rows, spec["adds"]),
+                            {k: v for k, v in sd.items() if k.startswith("encoder.")}, ckpt.path,
+                            "the encoder's shapes")
+    state = _module_state(sd, spec, spec["latent_avg"])
     enc.load_state_dict(state, strict=True, assign=True)
     enc.requires_grad_(False)
     enc.eval()
@@ -514,24 +532,44 @@ def build_encoder(ckpt: Checkpoint) -> ImageEncoder:
     return enc
 
 
+def _describe(e: BaseException) -> str:
+    text = str(e).splitlines()[0] if str(e) else ""
+    return f"{type(e).__name__}: {text[:300]}" if text else type(e).__name__
+
+
 def load_encoder(path: str | os.PathLike, device: str | torch.device | None = None) -> ImageEncoder:
     """Read an e4e / pSp checkpoint (weights only, on the CPU) into an eval-mode :class:`ImageEncoder`.
 
-    Every problem (a foreign global, a damaged file, shapes that do not fit the architecture or the
-    options) is a :class:`CheckpointError` naming the file, raised before any network is built.
-    ``device`` moves the encoder (not its decoder)."""
+    Every problem (a foreign global, a view past its storage, a decompression bomb, a damaged file,
+    an ``opts`` value out of range, shapes that do not fit the architecture or the options, NaN or
+    infinite weights, negative batch-norm variances, a decoder that is not a StyleGAN2) is a
+    :class:`CheckpointError` naming the file, raised before any network is built.  ``device`` moves
+    the encoder (not its decoder)."""
     ckpt = read_checkpoint(path)
     if ckpt.format not in ("torch-zip", "torch-legacy"):
         raise ckpt.fail(f"a {ckpt.format} file; e4e / pSp checkpoints are torch files (.pt)")
     try:
         enc = build_encoder(ckpt)
-    except GANLabError:
+    except CheckpointError as e:
+        if e.path is None:  # raised below the file level: name the file
+            raise ckpt.fail(e.reason) from None
         raise
-    except (KeyError, ValueError, RuntimeError, TypeError, IndexError, AttributeError) as e:
-        raise ckpt.fail(f"the weights do not fit the encoder ({type(e).__name__}: {str(e)[:300]})") from None
+    except GANLabError as e:
+        raise ckpt.fail(str(e)) from None
+    except RecursionError:
+        raise ckpt.fail("the checkpoint nests too deeply") from None
+    except MemoryError:
+        raise ckpt.fail("building the encoder would need more memory than there is") from None
+    except Exception as e:  # noqa: BLE001 - any failure to build from a foreign file is a bad checkpoint
+        raise ckpt.fail(f"the weights do not fit the encoder ({_describe(e)})") from None
     enc.source = ckpt.name
     if device is not None:
-        enc.to(device)
+        try:
+            enc.to(device)
+        except torch.OutOfMemoryError:
+            raise
+        except (RuntimeError, TypeError, ValueError) as e:
+            raise InputError(f"cannot move the encoder to {str(device)[:40]!r} ({_describe(e)})") from None
     return enc
 
 

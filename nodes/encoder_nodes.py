@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import weakref
 
+import torch
+
 from ..directions.encode import ENCODE_CHUNK, check_target, encode_images
 from ..errors import InputError
-from ..loaders.encoders import ImageEncoder, load_encoder
+from ..loaders.base import GANGenerator
+from ..loaders.encoders import MAX_SIDE, ImageEncoder, load_encoder
 from . import bridge
 from .common import CATEGORY, ENCODER, LATENT, MAX_IMAGES, MODEL, from_image
 
@@ -24,11 +27,22 @@ def encoder_choices() -> list[str]:
 _cache: "weakref.WeakValueDictionary[tuple, ImageEncoder]" = weakref.WeakValueDictionary()
 
 
+RANGE_TOLERANCE = 0.01
+"""How far outside [0, 1] an IMAGE's values may be (resampling overshoot) before Encode Image refuses it."""
+
+
 def load_encoder_file(name: str) -> ImageEncoder:
-    """Load by widget name from models/gan_encoders, reusing the encoder in memory for an unchanged file."""
+    """Load by widget name from models/gan_encoders, reusing the encoder in memory for an unchanged file.
+
+    The name must be text naming a file inside the folder (``..``, absolute paths, NUL bytes and
+    over-long names are refused by :func:`.paths.safe_join` before anything is opened)."""
+    if not isinstance(name, str):
+        raise InputError(f"encoder_name must be a file name, not {type(name).__name__}")
     path = bridge.full_path("gan_encoders", name)
     if path is None:
-        raise InputError(f"no encoder {name!r} in models/gan_encoders")
+        raise InputError(f"no encoder {name[:200]!r} in models/gan_encoders")
+    if os.path.isdir(path):
+        raise InputError(f"{name[:200]!r} in models/gan_encoders is a folder, not an encoder file")
     st = os.stat(path)
     key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
     enc = _cache.get(key)
@@ -36,6 +50,30 @@ def load_encoder_file(name: str) -> ImageEncoder:
         enc = load_encoder(path)
         _cache[key] = enc
     return enc
+
+
+def check_image(image) -> None:
+    """Refuse an IMAGE Encode Image cannot take before anything is converted or moved: not a tensor
+    ``[B, H, W, 1..4]``, no image or more than ``MAX_IMAGES``, a side past the encoder's ``MAX_SIDE``,
+    not floating point, NaN or infinite values, values outside [0, 1] (an 8-bit image not divided by 255)."""
+    if not isinstance(image, torch.Tensor):
+        raise InputError(f"image must be an IMAGE tensor [batch, height, width, channels], not {type(image).__name__}")
+    if image.ndim == 3:  # one image without its batch axis, which from_image accepts too
+        image = image[None]
+    if image.ndim != 4 or image.shape[-1] not in (1, 2, 3, 4):
+        raise InputError(f"an IMAGE is [batch, height, width, 1..4 channels], got {list(image.shape)}")
+    n, h, w, _ = image.shape
+    if not 1 <= n <= MAX_IMAGES:
+        raise InputError(f"{n} images: Encode Image takes 1..{MAX_IMAGES} at once")
+    if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
+        raise InputError(f"the images are {h}x{w} px; sides of 1..{MAX_SIDE} are encoded (they are resized to 256)")
+    if not image.is_floating_point():
+        raise InputError(f"an IMAGE holds floating-point values in [0, 1], not {image.dtype}")
+    if not bool(torch.isfinite(image).all()):
+        raise InputError("the image holds NaN or infinite values")
+    lo, hi = float(image.min()), float(image.max())
+    if lo < -RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
+        raise InputError(f"pixel values run from {lo:.3g} to {hi:.3g}; an IMAGE is in [0, 1]")
 
 
 class LoadImageEncoder:
@@ -90,9 +128,12 @@ class EncodeImage:
             message = bridge.blocked_message(value)
             if message is not None:
                 raise InputError(f"{name}: {message}")
+        if not isinstance(encoder, ImageEncoder):
+            raise InputError(f"encoder must be an image encoder from Load Image Encoder, not {type(encoder).__name__}")
+        if not isinstance(model, GANGenerator):
+            raise InputError(f"model must be a GAN model, not {type(model).__name__}")
+        check_image(image)
         images = from_image(image)
-        if images.shape[0] > MAX_IMAGES:
-            raise InputError(f"{images.shape[0]} images are more than one Encode Image takes ({MAX_IMAGES})")
         check_target(encoder, model, bool(retarget))  # refuse a model that does not fit before moving anything
         bridge.load_to_device(encoder)
         bar = bridge.Progress(images.shape[0])

@@ -15,7 +15,7 @@ def _parts(name: str) -> list[str]:
         raise InputError("file name contains a NUL byte")
     norm = name.replace("\\", "/")
     if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
-        raise InputError(f"file name {name!r} must be relative to the models folder, not absolute")
+        raise InputError(f"file name {name!r} must be relative to its folder, not absolute")
     parts = [p for p in norm.split("/") if p != ""]
     if any(p == ".." for p in parts):
         raise InputError(f"file name {name!r} may not contain '..'")

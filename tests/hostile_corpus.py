@@ -1422,6 +1422,434 @@ def dtype_cases_meta() -> dict:
         "in_dim": 8, "z_dim": 8, "c_dim": 0, "resolution": 8, "img_channels": 3})}
 
 
+# =====================================================================================================
+# The same classes on the e4e / pSp code of issue 16: encoder checkpoints (second part enc_, read by
+# load_encoder), e4e's direction files age.pt / pose.pt / ffhq_pca.pt (e4e_, read by load_directions)
+# and image files for the workflow runner's LoadImage (img_, read from the corpus folder as its input
+# folder).
+# =====================================================================================================
+_ENCODER_STATES: dict = {}
+TINY_OPTS = {"encoder_type": "Encoder4Editing", "stylegan_size": 4, "output_size": 4, "start_from_latent_avg": True,
+             "input_nc": 3, "label_nc": 0, "checkpoint_path": None, "dataset_type": "ffhq_encode", "lpips_lambda": 0.8}
+"""The options of the tiny e4e below, as the official training saves them (a dict of its arguments)."""
+
+
+def tiny_encoder_state(kind: str = "e4e") -> dict:
+    """The smallest encoder the layout allows: IR-SE-50 stages 8 wide (squeeze-excitation 1 wide).
+    ``e4e``: 2 style blocks of width 8 (a 4 px StyleGAN2); ``psp_w``: one w of 32, for the 8-slot
+    StyleGAN2 oracle (the stand-in decoder)."""
+    from model_files import encoder_state
+
+    if kind not in _ENCODER_STATES:
+        _ENCODER_STATES[kind] = encoder_state(kind, (8, 8, 8, 8), 8 if kind == "e4e" else 32, 2, se_hidden=1)
+    return {k: v.clone() for k, v in _ENCODER_STATES[kind].items()}
+
+
+def encoder_file(sd: dict | None = None, opts: Any = None, latent_avg: Any = "default", decoder: dict | None = None,
+                 legacy: bool = False, **top) -> bytes:
+    """An e4e checkpoint ``{"state_dict": encoder.* + decoder.*, "opts", "latent_avg"}`` (the tiny e4e by default)."""
+    sd = tiny_encoder_state() if sd is None else sd
+    obj = {"state_dict": {**sd, **{f"decoder.{k}": v for k, v in (decoder or {}).items()}},
+           "opts": dict(TINY_OPTS) if opts is None else opts}
+    if isinstance(latent_avg, str):
+        latent_avg = torch.zeros(2, 8)
+    if latent_avg is not None:
+        obj["latent_avg"] = latent_avg
+    obj.update(top)
+    return _torch_bytes(obj, legacy)
+
+
+def standin_decoder() -> tuple[dict, torch.Tensor]:
+    """The StyleGAN2 oracle (32 px, 8 slots of w 32) in rosinality's names, and its mean w."""
+    from model_files import standin_decoder as make
+
+    if "decoder" not in _ENCODER_STATES:
+        _ENCODER_STATES["decoder"] = make()
+    dec, w_avg = _ENCODER_STATES["decoder"]
+    return {k: v.clone() for k, v in dec.items()}, w_avg.clone()
+
+
+def encoder_with_decoder(change=None, opts: dict | None = None) -> bytes:
+    """A single-w pSp (w 32) whose file holds the stand-in decoder; ``change(decoder_state)`` edits the decoder."""
+    dec, w_avg = standin_decoder()
+    if change is not None:
+        change(dec)
+    o = {**TINY_OPTS, "encoder_type": "BackboneEncoderUsingLastLayerIntoW", "stylegan_size": 32, "output_size": 32,
+         **(opts or {})}
+    return encoder_file(tiny_encoder_state("psp_w"), o, w_avg[None], dec)
+
+
+def _changed(sd: dict, key: str, value) -> dict:
+    out = dict(sd)
+    if value is None:
+        out.pop(key)
+    elif callable(value):
+        out[key] = out[key].clone()
+        value(out[key])
+    else:
+        out[key] = value
+    return out
+
+
+def _set_first(v: float):
+    def f(t: torch.Tensor) -> None:
+        t.view(-1)[0] = v
+    return f
+
+
+MINIMAL_ENCODER = {"encoder.input_layer.0.weight": torch.zeros(8, 3, 3, 3)}
+"""An encoder.* tensor, so that the file is taken for an encoder and its ``opts`` are read (they are checked
+before the network's shapes, so the refusal names the option)."""
+
+OPTS_ATTACKS = {
+    "encoder_type_unknown": ("encoder_type", "ResNetBackboneEncoder"), "encoder_type_list": ("encoder_type", ["Encoder4Editing"]),
+    "encoder_type_dict": ("encoder_type", {"a": 1}), "encoder_type_none": ("encoder_type", None),
+    "encoder_type_int": ("encoder_type", 7), "encoder_type_1mb": ("encoder_type", "E" * (1 << 20)),
+    "stylegan_size_zero": ("stylegan_size", 0), "stylegan_size_negative": ("stylegan_size", -64),
+    "stylegan_size_nan": ("stylegan_size", float("nan")), "stylegan_size_inf": ("stylegan_size", float("inf")),
+    "stylegan_size_neg_inf": ("stylegan_size", float("-inf")), "stylegan_size_2e30": ("stylegan_size", 2**30),
+    "stylegan_size_2e100": ("stylegan_size", 2**100), "stylegan_size_1e300": ("stylegan_size", 1e300),
+    "stylegan_size_96": ("stylegan_size", 96), "stylegan_size_fraction": ("stylegan_size", 64.5),
+    "stylegan_size_text": ("stylegan_size", "1024"), "stylegan_size_bool": ("stylegan_size", True),
+    "stylegan_size_list": ("stylegan_size", [64]), "output_size_nan": ("output_size", float("nan")),
+    "output_size_2e30": ("output_size", 2**30), "output_size_text": ("output_size", "x"),
+    "output_size_negative": ("output_size", -4), "n_styles_zero": ("n_styles", 0), "n_styles_1e9": ("n_styles", 10**9),
+    "n_styles_nan": ("n_styles", float("nan")), "n_styles_negative": ("n_styles", -1),
+    "input_nc_zero": ("input_nc", 0), "input_nc_nan": ("input_nc", float("nan")), "input_nc_1e6": ("input_nc", 10**6),
+    "input_nc_gray": ("input_nc", 1), "label_nc_negative": ("label_nc", -1), "label_nc_text": ("label_nc", "x"),
+    "label_nc_segmentation": ("label_nc", 19), "start_from_latent_avg_text": ("start_from_latent_avg", "yes"),
+    "start_from_latent_avg_2": ("start_from_latent_avg", 2), "start_from_latent_avg_nan": ("start_from_latent_avg", float("nan")),
+    "start_from_latent_avg_list": ("start_from_latent_avg", [1]),
+}
+
+
+def encoder_cases(sentinel: str) -> list:
+    import argparse
+
+    out: list = []
+    cmd = _shell(sentinel)
+    tiny = tiny_encoder_state()
+    # class 1: hostile globals anywhere in an encoder file, read weights-only
+    for tag, top, fragment in [
+        ("opts_os_system", {"opts": _Reduce(os.system, cmd)}, "system"),
+        ("latent_avg_eval", {"latent_avg": _Reduce(eval, f"open({sentinel!r}, 'w')")}, "eval"),
+        ("weight_subprocess", {"state_dict": {**tiny, "encoder.x": _Reduce(__import__("subprocess").Popen, ["sh", "-c", cmd])}},
+         "Popen"),
+        ("opts_foreign_class", {"opts": _Reduce(argparse.ArgumentParser)}, "ArgumentParser"),
+        ("opts_numpy_scalar", {"opts": {**TINY_OPTS, "stylegan_size": np.int64(4)}}, "numpy"),
+        ("opts_numpy_array", {"opts": np.array([1, "a", None], dtype=object)}, "numpy"),
+        ("torch_load", {"opts": _Reduce(torch.load, sentinel)}, "load"),
+    ]:
+        _case(out, f"c1_enc_{tag}.pt", encoder_file(tiny, **top), fragment)
+    _case(out, "c1_enc_legacy_os_system.pt", encoder_file(tiny, _Reduce(os.system, cmd), legacy=True), "system")
+    _case(out, "c1_enc_raw_pickle.pt", pickle.dumps({"state_dict": MINIMAL_ENCODER, "opts": TINY_OPTS}, protocol=4),
+          "torch files")
+    _case(out, "c1_enc_raw_pickle_os_system.pt", _dump_global("os", "system", cmd), "system")
+    _case(out, "c1_enc_torchscript.pt", vgg_torchscript(), "TorchScript")
+    deep = b"\x80\x02}(" + _unicode("state_dict") + b"}" + _unicode("opts") + b"]" * 50_000 + b"a" * 49_999 + b"u."
+    _case(out, "c1_enc_opts_nested_50000.pt", torch_zip(None, {}, data_pkl=deep), "")
+    # class 2: views past their storage, stride-0 views declaring gigabytes (zip and legacy)
+    data4 = {"0": _floats(4)}
+    st = _Storage("0", 4)
+    for tag in ("offset_past_end", "size_past_end", "stride0_expand_gb", "negative_stride", "forty_dims", "huge_int_size"):
+        off, size, stride = VIEW_ATTACKS[tag]
+        obj = {"state_dict": {"encoder.input_layer.0.weight": _tensor(st, off, size, stride)}, "opts": TINY_OPTS}
+        _case(out, f"c2_enc_zip_{tag}.pt", torch_zip(obj, data4),
+              {"offset_past_end": "does not hold", "size_past_end": "does not hold", "stride0_expand_gb": "declare"}.get(tag))
+    _case(out, "c2_enc_latent_avg_stride0_gb.pt", torch_zip(
+        {"state_dict": {}, "opts": TINY_OPTS, "latent_avg": _tensor(st, 0, (1 << 15, 1 << 15), (0, 0))}, data4), "declare")
+    for tag in ("offset_past_end", "stride0_expand_gb"):
+        off, size, stride = VIEW_ATTACKS[tag]
+        _case(out, f"c2_enc_legacy_{tag}.pt", torch_legacy(
+            {"state_dict": {"encoder.input_layer.0.weight": _tensor(st, off, size, stride)}, "opts": TINY_OPTS},
+            {"0": (_floats(4), 4)}), "does not hold" if tag == "offset_past_end" else "declare")
+    _case(out, "c2_enc_entry_smaller.pt", torch_zip(
+        {"state_dict": {"encoder.input_layer.0.weight": _tensor(_Storage("0", 1000), 0, (1000,), (1,))}}, data4), "entry holds")
+    # class 3: decompression bombs
+    numel = BOMB_BYTES // 4
+    _case(out, "c3_enc_deflate_bomb.pt", torch_zip(
+        {"state_dict": {"encoder.input_layer.0.weight": _tensor(_Storage("0", numel), 0, (numel,), (1,))}, "opts": TINY_OPTS},
+        {"0": bytes(BOMB_BYTES)}, compress=zipfile.ZIP_DEFLATED), "inflate")
+    small = torch_zip({"state_dict": {"encoder.input_layer.0.weight": _tensor(st, 0, (4,), (1,))}, "opts": TINY_OPTS}, data4)
+    _case(out, "c3_enc_central_dir_lies.pt", _lie_about_size(small, "archive/data/0", 0xFFFFFFF0), "inflate")
+    _case(out, "c3_enc_data_pkl_lies.pt", _lie_about_size(small, "archive/data.pkl", 0xFFFFFFF0), "inflate")
+    _case(out, "c3_enc_bzip2.pt", torch_zip({"state_dict": {"encoder.input_layer.0.weight": _tensor(st, 0, (4,), (1,))}},
+                                            data4, compress=zipfile.ZIP_BZIP2), "compression method")
+    # class 4: every kind of bad value in opts, named with the field
+    for tag, (field, value) in OPTS_ATTACKS.items():
+        _case(out, f"c4_enc_opts_{tag}.pt", encoder_file(MINIMAL_ENCODER, {**TINY_OPTS, field: value}),
+              "RGB image encoders" if tag in ("input_nc_gray", "label_nc_segmentation") else f"'{field}'")
+    _case(out, "c4_enc_opts_no_encoder_type.pt", encoder_file(MINIMAL_ENCODER, {k: v for k, v in TINY_OPTS.items()
+                                                                                if k != "encoder_type"}), "encoder_type")
+    for tag, opts, fragment in [("list", [1, 2], "list"), ("text", "opts", "str"), ("int", 5, "int"),
+                                ("tensor", torch.ones(3), "a Tensor, not a dictionary")]:
+        _case(out, f"c4_enc_opts_is_{tag}.pt", encoder_file(MINIMAL_ENCODER, opts), fragment)
+    _case(out, "c4_enc_opts_missing.pt", _torch_bytes({"state_dict": MINIMAL_ENCODER}), "no 'opts'")
+    _case(out, "c4_enc_opts_namespace_nan.pt", encoder_file(MINIMAL_ENCODER, argparse.Namespace(
+        **{**TINY_OPTS, "stylegan_size": float("nan")})), "'stylegan_size'")
+    _case(out, "c4_enc_stylegan_size_disagrees.pt", encoder_file(tiny, {**TINY_OPTS, "stylegan_size": 1024}),
+          "2 style blocks but the options say stylegan_size = 1024")
+    _case(out, "c4_enc_output_size_disagrees.pt", encoder_file(tiny, {**TINY_OPTS, "output_size": 64}), "output_size = 64")
+    _case(out, "c4_enc_n_styles_disagrees.pt", encoder_file(tiny, {**TINY_OPTS, "n_styles": 18}), "n_styles = 18")
+    _case(out, "c4_enc_decoder_slots_differ.pt", encoder_with_decoder(opts={"stylegan_size": 64, "output_size": 64}),
+          "the decoder takes 8 codes of 32 but the encoder writes 10")
+    # class 5: element types
+    for tag, key, value, fragment in [
+        ("weight_int", "encoder.latlayer1.bias", torch.zeros(8, dtype=torch.int32), "torch.int32"),
+        ("weight_bool", "encoder.input_layer.2.weight", torch.ones(8, dtype=torch.bool), "torch.bool"),
+        ("weight_complex", "encoder.input_layer.2.weight", torch.ones(8, dtype=torch.complex64), "complex"),
+        ("weight_float64_past_float32", "encoder.body.4.res_layer.1.weight", torch.full((8, 8, 3, 3), 1e300, dtype=torch.float64),
+         "float32 range"),
+    ]:
+        _case(out, f"c5_enc_{tag}.pt", encoder_file(_changed(tiny, key, value)), fragment)
+    _case(out, "c5_enc_latent_avg_int.pt", encoder_file(tiny, latent_avg=torch.zeros(2, 8, dtype=torch.int64)),
+          "floating-point")
+    _case(out, "c5_enc_decoder_int.pt", encoder_with_decoder(lambda d: d.__setitem__("style.1.weight", d["style.1.weight"].long())),
+          "decoder.style.1.weight holds torch.int64")
+    _case(out, "c5_enc_safetensors.pt", _safetensors_bytes(MINIMAL_ENCODER), "safetensors")
+    # class 6: values (NaN / infinity / negative variances), structure, and the decoder's rosinality layout
+    for tag, key, change, fragment in [
+        ("body_nan", "encoder.body.5.res_layer.3.weight", _set_first(float("nan")), "encoder.body.5.res_layer.3.weight holds NaN"),
+        ("style_inf", "encoder.styles.1.linear.weight", _set_first(float("inf")), "encoder.styles.1.linear.weight holds NaN"),
+        ("lateral_neg_inf", "encoder.latlayer2.weight", _set_first(float("-inf")), "infinite"),
+        ("prelu_nan", "encoder.input_layer.2.weight", _set_first(float("nan")), "input_layer.2.weight"),
+        ("se_nan", "encoder.body.20.res_layer.5.fc1.weight", _set_first(float("nan")), "fc1.weight holds NaN"),
+        ("bn_mean_nan", "encoder.body.0.res_layer.0.running_mean", _set_first(float("nan")), "running_mean holds NaN"),
+        ("bn_var_nan", "encoder.body.9.res_layer.4.running_var", _set_first(float("nan")), "running_var holds NaN"),
+        ("bn_var_negative", "encoder.body.3.res_layer.0.running_var", _set_first(-1.0), "negative variances"),
+        ("stem_var_negative", "encoder.input_layer.1.running_var", _set_first(-1e-3), "negative variances"),
+        ("missing_style_block", "encoder.styles.1.linear.bias", None, "encoder.styles.1.linear.bias is missing"),
+        ("unit_width_breaks", "encoder.body.10.res_layer.1.weight", torch.zeros(8, 16, 3, 3), "unit 10 reads 8 channels"),
+        ("extra_unit", "encoder.body.24.res_layer.2.weight", torch.ones(8), "also has units [24]"),
+        ("unknown_tensor", "encoder.evil.weight", torch.ones(2), "encoder.evil.weight"),
+        ("stem_0d", "encoder.input_layer.0.weight", torch.tensor(1.0), "3x3 convolution"),
+    ]:
+        _case(out, f"c6_enc_{tag}.pt", encoder_file(_changed(tiny, key, change)), fragment)
+    for tag, avg, fragment in [("nan", torch.full((2, 8), float("nan")), "NaN"), ("inf", torch.full((1, 8), float("inf")), "NaN"),
+                               ("shape", torch.zeros(3, 8), "latent_avg is [3, 8]"), ("0d", torch.tensor(1.0), "latent_avg is []"),
+                               ("empty", torch.zeros(0, 8), "latent_avg is [0, 8]"), ("list", [0.0] * 8, "list"),
+                               ("missing", None, "no latent_avg")]:
+        _case(out, f"c6_enc_latent_avg_{tag}.pt", encoder_file(tiny, latent_avg=avg), fragment)
+    for tag, obj, fragment in [("top_list", [tiny], "state_dict"), ("top_tensor", torch.zeros(2), "state_dict"),
+                               ("state_dict_list", {"state_dict": [1], "opts": TINY_OPTS}, "state_dict"),
+                               ("state_dict_nested", {"state_dict": {**MINIMAL_ENCODER, "encoder.x": {"y": torch.ones(1)}},
+                                                      "opts": TINY_OPTS}, "not named tensors"),
+                               ("state_dict_int_key", {"state_dict": {**MINIMAL_ENCODER, 5: torch.ones(1)}, "opts": TINY_OPTS},
+                                "not named tensors"),
+                               ("no_encoder_tensors", {"state_dict": {"g_ema.x": torch.ones(1)}, "opts": TINY_OPTS}, "encoder.*")]:
+        _case(out, f"c6_enc_{tag}.pt", _torch_bytes(obj), fragment)
+
+    def rename(old: str, new: str):
+        def f(d: dict) -> None:
+            for k in [k for k in d if k.startswith(old)]:
+                d[new + k[len(old):]] = d.pop(k)
+        return f
+
+    def drop(prefix: str):
+        def f(d: dict) -> None:
+            for k in [k for k in d if k.startswith(prefix)]:
+                del d[k]
+        return f
+
+    def edit(key: str, value):
+        def f(d: dict) -> None:
+            if callable(value):
+                d[key] = d[key].clone()
+                value(d[key])
+            else:
+                d[key] = value
+        return f
+
+    for tag, change, fragment in [
+        ("conv_nan", edit("convs.0.conv.weight", _set_first(float("nan"))), "decoder.convs.0.conv.weight holds NaN"),
+        ("const_inf", edit("input.input", _set_first(float("inf"))), "decoder.input.input holds NaN"),
+        ("mapping_nan", edit("style.2.weight", _set_first(float("nan"))), "decoder.style.2.weight holds NaN"),
+        ("noise_nan", edit("noises.noise_3", _set_first(float("nan"))), "noise_3 holds NaN"),
+        ("torgb_bias_inf", edit("to_rgbs.1.bias", _set_first(float("-inf"))), "to_rgbs.1.bias holds NaN"),
+        ("blur_nan", edit("convs.2.conv.blur.kernel", _set_first(float("nan"))), "blur.kernel holds NaN"),
+        ("float64_past_float32", edit("style.1.weight", torch.full((32, 32), 1e300, dtype=torch.float64)), "float32 range"),
+        ("mapping_gap", rename("style.2.", "style.3."), "style.N) are numbered [1, 3]"),
+        ("convs_gap", drop("convs.3."), "convs.N) are numbered"),
+        ("torgb_gap", drop("to_rgbs.0."), "to_rgbs.N) are numbered [1, 2]"),
+        ("noise_missing", drop("noises.noise_4"), "noise maps"),
+        ("noise_rank", edit("noises.noise_0", torch.zeros(4, 4)), "noise map"),
+        ("const_0d", edit("input.input", torch.tensor(1.0)), "input.input is []"),
+        ("conv_rank", edit("conv1.conv.weight", torch.zeros(32, 32, 3, 3)), "conv1.conv.weight is [32, 32, 3, 3]"),
+        ("kernel_300_taps", edit("to_rgbs.0.upsample.kernel", torch.ones(300, 300)), "resample_filter"),
+        ("noise_huge", edit("noises.noise_0", torch.zeros(1, 1, 1000, 1000)), "noise_const"),
+        ("not_rosinality", lambda d: [d.pop(k) for k in list(d) if k != "input.input"], "not a rosinality StyleGAN2"),
+    ]:
+        _case(out, f"c6_enc_decoder_{tag}.pt", encoder_with_decoder(change), fragment)
+    return out
+
+
+def _e4e_zip(obj) -> bytes:
+    return torch_zip(obj, {"0": _floats(4)})
+
+
+def e4e_direction_cases(sentinel: str) -> list:
+    out: list = []
+    cmd = _shell(sentinel)
+    comp = torch.ones(2, 1, 8)
+    # class 1: hostile globals, other containers
+    _case(out, "c1_e4e_direction_os_system.pt", _torch_bytes(_Reduce(os.system, cmd)), "system")
+    _case(out, "c1_e4e_comp_eval.pt", _torch_bytes({"comp": _Reduce(eval, f"open({sentinel!r}, 'w')"), "std": torch.ones(2)}),
+          "eval")
+    _case(out, "c1_e4e_legacy_os_system.pt", _torch_bytes({"comp": _Reduce(os.system, cmd)}, legacy=True), "system")
+    _case(out, "c1_e4e_numpy_direction.pt", _torch_bytes(np.ones((1, 8), np.float32)), "numpy")
+    _case(out, "c1_e4e_std_popen.pt", _torch_bytes({"comp": comp, "std": _Reduce(__import__("subprocess").Popen, cmd)}), "Popen")
+    _case(out, "c1_e4e_raw_pickle_os_system.pt", _dump_global("os", "system", cmd), "bare pickle")
+    # class 2: views (zip and legacy)
+    st = _Storage("0", 4)
+    _case(out, "c2_e4e_offset_past_end.pt", _e4e_zip(_tensor(st, 100, (1, 4), (4, 1))), "does not hold")
+    _case(out, "c2_e4e_size_past_end.pt", _e4e_zip(_tensor(st, 0, (1, 18, 512), (9216, 512, 1))), "does not hold")
+    _case(out, "c2_e4e_pose_stride0_gb.pt", _e4e_zip(_tensor(st, 0, (1, 1 << 15, 1 << 15), (0, 0, 0))), "declare")
+    _case(out, "c2_e4e_comp_offset_past_end.pt", _e4e_zip({"comp": _tensor(st, 3, (2, 1, 4), (4, 4, 1)),
+                                                           "std": _tensor(st, 0, (2,), (1,))}), "does not hold")
+    _case(out, "c2_e4e_legacy_offset_past_end.pt", torch_legacy(_tensor(st, 100, (1, 4), (4, 1)), {"0": (_floats(4), 4)}),
+          "does not hold")
+    _case(out, "c2_e4e_negative_stride.pt", _e4e_zip(_tensor(st, 3, (1, 4), (4, -1))), "")
+    # class 3: bombs
+    numel = BOMB_BYTES // 4
+    _case(out, "c3_e4e_comp_deflate_bomb.pt", torch_zip(
+        {"comp": _tensor(_Storage("0", numel), 0, (numel // 512, 1, 512), (512, 512, 1)),
+         "std": _tensor(_Storage("1", 1), 0, (1,), (1,))},
+        {"0": bytes(BOMB_BYTES), "1": _floats(1)}, compress=zipfile.ZIP_DEFLATED), "inflate")
+    _case(out, "c3_e4e_central_dir_lies.pt", _lie_about_size(_torch_bytes(torch.ones(1, 8)), "archive/data/0", 0xFFFFFFF0),
+          "inflate")
+    _case(out, "c3_e4e_lzma.pt", torch_zip(_tensor(st, 0, (1, 4), (4, 1)), {"0": _floats(4)}, compress=zipfile.ZIP_LZMA),
+          "compression method")
+    # class 5: element types
+    for tag, obj, fragment in [("direction_int", torch.ones(1, 8, dtype=torch.int64), "torch.int64"),
+                               ("direction_bool", torch.ones(1, 8, dtype=torch.bool), "torch.bool"),
+                               ("direction_complex", torch.ones(1, 8, dtype=torch.complex64), "complex"),
+                               ("std_int", {"comp": comp, "std": torch.ones(2, dtype=torch.int32)}, "torch.int32")]:
+        _case(out, f"c5_e4e_{tag}.pt", _torch_bytes(obj), fragment)
+    # class 6: NaN, zero vectors, wrong shapes, values past float32
+    rows = torch.randn(1, 18, 8, generator=torch.Generator().manual_seed(0))
+    for tag, obj, fragment in [
+        ("nan", torch.tensor([[1.0, float("nan")]]), "NaN"), ("inf", torch.tensor([[float("inf"), 1.0]]), "NaN"),
+        ("neg_inf", torch.full((1, 18, 8), float("-inf")), "NaN"), ("zero", torch.zeros(1, 512), "zero length"),
+        ("pose_zero", torch.zeros(1, 18, 512), "zero length"), ("tiny", torch.full((1, 8), 1e-30), "zero length"),
+        ("float64_1e308", torch.full((1, 8), 1e308, dtype=torch.float64), "overflows"),
+        ("pose_rows_differ", rows, "rows of this [1, 18, 8] tensor differ"),
+        ("two_directions", torch.eye(2, 8), "rows of this [2, 8] tensor differ"),
+        ("scalar", torch.tensor(1.0), "this one is []"), ("empty", torch.zeros(0), "this one is [0]"),
+        ("width_zero", torch.zeros(1, 0), "this one is [1, 0]"), ("four_dims", torch.ones(1, 1, 2, 8), "[1, 1, 2, 8]"),
+        ("width_70000", torch.ones(1, 70000), "[1, 70000]"),
+        ("comp_nan", {"comp": torch.full((2, 1, 8), float("nan")), "std": torch.ones(2)}, "comp holds NaN"),
+        ("comp_zero_row", {"comp": torch.cat([torch.ones(1, 1, 8), torch.zeros(1, 1, 8)]), "std": torch.ones(2)}, "zero length"),
+        ("comp_empty", {"comp": torch.zeros(0, 1, 8), "std": torch.zeros(0)}, "[0, 1, 8]"),
+        ("comp_two_per_row", {"comp": torch.ones(2, 2, 8), "std": torch.ones(2)}, "[2, 2, 8]"),
+        ("comp_huge", {"comp": torch.full((2, 1, 8), 3e38), "std": torch.full((2,), 3e38)}, "float32 range"),
+        ("std_negative", {"comp": comp, "std": -torch.ones(2)}, "not positive"),
+        ("std_zero", {"comp": comp, "std": torch.zeros(2)}, "not positive"),
+        ("std_nan", {"comp": comp, "std": torch.tensor([1.0, float("nan")])}, "std holds NaN"),
+        ("std_count", {"comp": comp, "std": torch.ones(5)}, "one value per component (2)"),
+        ("std_0d", {"comp": comp, "std": torch.tensor(1.0)}, "std is []"),
+        ("std_missing", {"comp": comp}, "lacks std"),
+        ("mean_nan", {"comp": comp, "std": torch.ones(2), "mean": torch.full((1, 8), float("nan"))}, "mean holds NaN"),
+        ("mean_width", {"comp": comp, "std": torch.ones(2), "mean": torch.ones(1, 7)}, "mean is [1, 7]"),
+        ("mean_past_float32", {"comp": comp, "std": torch.ones(2), "mean": torch.full((1, 8), 1e300, dtype=torch.float64)},
+         "float32 range"),
+        ("mean_text", {"comp": comp, "std": torch.ones(2), "mean": "w_avg"}, "mean is a str"),
+        ("comp_nested", {"comp": {"x": torch.ones(1)}, "std": torch.ones(1)}, "comp is a dict"),
+        ("a_list", [torch.ones(8)], "holds a list"), ("a_string", "age", "holds a str"), ("none", None, "holds a NoneType"),
+    ]:
+        _case(out, f"c6_e4e_{tag}.pt", _torch_bytes(obj), fragment)
+    return out
+
+
+# ----- images for the workflow runner's LoadImage ---------------------------------------------------------
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png_bytes(width: int, height: int, rows: bytes | None = None, bit_depth: int = 1, color: int = 0,
+              extra: bytes = b"") -> bytes:
+    """A PNG written chunk by chunk; ``rows=None``: every row zero, compressed as it is produced, so a few
+    KB of file can declare millions of pixels (a decompression bomb whose data is all there)."""
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color, 0, 0, 0)
+    if rows is None:
+        comp = zlib.compressobj(9)
+        row = bytes(1 + (width * bit_depth * (3 if color == 2 else 1) + 7) // 8)
+        parts = [comp.compress(row) for _ in range(height)]
+        rows = b"".join(parts) + comp.flush()
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + extra + _png_chunk(b"IDAT", rows)
+            + _png_chunk(b"IEND", b""))
+
+
+def small_png() -> bytes:
+    """A valid 32x24 RGB PNG of noise (its pixel data spans a few KB, so a cut lands inside it)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    pixels = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def gif_bytes(count: int, side: int) -> bytes:
+    """An animated GIF of ``count`` frames of ``side`` x ``side`` pixels, black and white in turn."""
+    from PIL import Image
+
+    palette = [0, 0, 0, 255, 255, 255] + [0] * 762
+    frames = []
+    for i in range(count):
+        frame = Image.new("P", (side, side), i % 2)
+        frame.putpalette(palette)
+        frames.append(frame)
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], optimize=False, disposal=1)
+    return buf.getvalue()
+
+
+def image_cases() -> list:
+    from PIL import Image
+
+    out: list = []
+    # class 3: bombs, refused from the size the header declares, before a pixel is decoded
+    _case(out, "c3_img_png_bomb_6000px.png", png_bytes(6000, 6000), "6000x6000")
+    _case(out, "c3_img_png_header_100000px.png", png_bytes(100_000, 100_000, rows=b"x"), "more pixels")
+    _case(out, "c3_img_png_header_20000px.png", png_bytes(20_000, 20_000, rows=b"x"), "more pixels")
+    _case(out, "c3_img_gif_40_frames_1mp.gif", gif_bytes(40, 1024), "in 33 frames")
+    many = io.BytesIO()
+    dots = [Image.new("RGB", (1, 1), (i % 256, i // 256, 0)) for i in range(1100)]
+    dots[0].save(many, "GIF", save_all=True, append_images=dots[1:])
+    _case(out, "c3_img_gif_1100_frames.gif", many.getvalue(), "more than 1024 frames")
+    tiff = io.BytesIO()
+    Image.new("L", (8, 8)).save(tiff, "TIFF")
+    data = bytearray(tiff.getvalue())  # ImageWidth and ImageLength (LONG entries) -> 60000 x 60000
+    for tag in (256, 257):
+        pos = data.find(struct.pack("<HHI", tag, 4, 1))
+        struct.pack_into("<HHII", data, pos, tag, 4, 1, 60000)
+    _case(out, "c3_img_tiff_header_60000px.tif", bytes(data), "more pixels")
+    jpeg = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(jpeg, "JPEG")
+    data = bytearray(jpeg.getvalue())
+    sof = data.find(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, 65000, 65000)
+    _case(out, "c3_img_jpeg_header_65000px.jpg", bytes(data), "more pixels")
+    # class 6: not images, damaged images
+    png = small_png()
+    _case(out, "c6_img_truncated.png", png[: len(png) * 2 // 3], "truncated")
+    _case(out, "c6_img_text.png", b"this is not an image\n", "not an image file")
+    _case(out, "c6_img_empty.png", b"", "not an image file")
+    _case(out, "c6_img_html.png", b"<html><body>404</body></html>", "not an image file")
+    _case(out, "c6_img_npy.png", _npy(np.zeros((4, 4), np.float32)), "not an image file")
+    bad_crc = bytearray(png)
+    bad_crc[29] ^= 0xFF  # inside IHDR's CRC
+    _case(out, "c6_img_bad_crc.png", bytes(bad_crc), "not an image file")
+    _case(out, "c6_img_zero_width.png", png_bytes(0, 8, rows=b"x"), "")
+    _case(out, "c6_img_idat_garbage.png", png_bytes(8, 8, rows=b"\x00garbage, not deflate data"), "")
+    _case(out, "c6_img_truncated.gif", many.getvalue()[:40], "")
+    return out
+
+
 def corpus(sentinel: str) -> list[tuple[str, Any]]:
     """Every hostile or broken file that must be refused (a dict value is a folder of files)."""
     items: list = hostile_pickles(sentinel) + hostile_torch_files(sentinel) + broken_safetensors() + misc_broken()
@@ -1429,16 +1857,18 @@ def corpus(sentinel: str) -> list[tuple[str, Any]]:
         items += truncations(name, blob)
     items += numpy_cases() + tensor_cases() + bomb_cases() + config_cases() + dtype_cases() + error_type_cases()
     items += papers_family_cases() + vgg_cases(sentinel) + latent_cases(sentinel)
+    items += encoder_cases(sentinel) + e4e_direction_cases(sentinel) + image_cases()
     return items
 
 
 def reader_for(name: str) -> str:
     """Which public reader a corpus case goes to: load_gan, load_directions, load_latent, load_voynov,
-    read_vgg16 or read_lpips_weights."""
+    read_vgg16, read_lpips_weights, load_encoder or the workflow runner's LoadImage (load_image)."""
     parts = name.split("_")
     kind = parts[1] if len(parts) > 1 and parts[0] in ("c1", "c2", "c3", "c4", "c5", "c6", "c8") else ""
     return {"dir": "load_directions", "lat": "load_latent", "run": "load_voynov", "vgg": "read_vgg16",
-            "lpips": "read_lpips_weights"}.get(kind, "load_gan")
+            "lpips": "read_lpips_weights", "enc": "load_encoder", "e4e": "load_directions",
+            "img": "load_image"}.get(kind, "load_gan")
 
 
 def write_case(root: str, name: str, data) -> str:
@@ -1584,7 +2014,7 @@ def hostile_inputs() -> list[tuple[str, Any]]:
             train_voynov(c.model, 2, steps=250, batch_size=4, checkpoint=path)
 
     add("c8_second_trainer_on_held_run", second_trainer)
-    out += papers_inputs()
+    out += papers_inputs() + encoder_inputs()
     return out
 
 
@@ -1607,6 +2037,17 @@ def input_files(models: str) -> None:
     os.makedirs(os.path.join(models, "gan", "a_folder.safetensors"), exist_ok=True)
     with open(os.path.join(models, "gan", "taken.safetensors"), "wb") as f:
         f.write(b"an existing model")
+    encoders = os.path.join(models, "gan_encoders")
+    os.makedirs(os.path.join(encoders, "a_folder.pt"), exist_ok=True)
+    with open(os.path.join(encoders, "standin.pt"), "wb") as f:
+        f.write(encoder_with_decoder())
+    with open(os.path.join(encoders, "hostile.pt"), "wb") as f:
+        f.write(encoder_file(MINIMAL_ENCODER, _Reduce(os.system, _shell(os.path.join(models, SENTINEL_NAME)))))
+    images = os.path.join(models, "input")
+    os.makedirs(os.path.join(images, "a_folder.png"), exist_ok=True)
+    with open(os.path.join(images, "ok.png"), "wb") as f:
+        f.write(small_png())
+    os.symlink(os.path.join(models, "gan", "taken.safetensors"), os.path.join(images, "escape.png"))
 
 
 def papers_inputs() -> list[tuple[str, Any]]:
@@ -1704,4 +2145,114 @@ def papers_inputs() -> list[tuple[str, Any]]:
                       "deflate_bomb": "bomb.pt", "parent": "../gan/x.pt", "missing": "nope.pt"}.items():
         add(f"c6_node_official_deformator_{tag}", lambda c, name=name: official(c, name))
     add("c6_node_official_deformator_slots_text", lambda c: official(c, "ok.pt", "abc"))
+    return out
+
+
+# ----- inputs of the issue-16 nodes: Load Image Encoder, Encode Image, the runner's LoadImage ---------------
+_LOADED_ENCODERS: dict = {}
+
+
+def _standin_encoder(c):
+    """The encoder-with-decoder that :func:`input_files` wrote (loaded once per models folder)."""
+    from gan_latent_lab.loaders import load_encoder
+
+    path = os.path.join(c.models, "gan_encoders", "standin.pt")
+    if path not in _LOADED_ENCODERS:
+        _LOADED_ENCODERS[path] = load_encoder(path)
+    return _LOADED_ENCODERS[path]
+
+
+def encoder_inputs() -> list[tuple[str, Any]]:
+    """Widgets and inputs of Load Image Encoder, Encode Image and the workflow runner's LoadImage, and the
+    library readers given what is not a file: each refused before anything is read or computed."""
+    out: list = []
+
+    def add(name, fn, expect=None):
+        out.append((name, fn))
+        if expect:
+            EXPECT[name] = expect
+
+    def load(c, name):
+        from gan_latent_lab.nodes.encoder_nodes import LoadImageEncoder
+
+        return LoadImageEncoder().load(name)
+
+    for tag, (name, expect) in {
+            "parent": ("../gan/taken.safetensors", "'..'"), "absolute": ("/etc/passwd", "relative"),
+            "windows_parent": ("..\\gan\\taken.safetensors", "'..'"), "long": ("x" * 5000, "5000 bytes"),
+            "nul": ("a\x00b.pt", "NUL"), "empty": ("", "empty"), "dot": (".", "folder"), "int": (5, "not int"),
+            "none": (None, "not NoneType"), "folder": ("a_folder.pt", "is a folder"), "missing": ("nope.pt", "no encoder"),
+            "control": ("a\x01b.pt", "control"), "hostile_file": ("hostile.pt", "nothing was run")}.items():
+        add(f"c7_node_load_encoder_{tag}", lambda c, name=name: load(c, name), expect)
+
+    def encode(c, **change):
+        from gan_latent_lab.nodes import bridge
+        from gan_latent_lab.nodes.encoder_nodes import EncodeImage
+
+        enc = _standin_encoder(c)
+        args = dict(encoder=enc, model=enc.decoder, image=torch.rand(1, 16, 16, 3), retarget=False)
+        for k, v in change.items():
+            args[k] = {"the_decoder": enc.decoder, "the_encoder": enc, "dcgan": c.model,
+                       "blocked": bridge.blocked_output("no decoder in this file")}.get(v, v) if isinstance(v, str) else v
+        return EncodeImage().encode(**args)
+
+    for tag, (change, expect) in {
+            "image_nan": ({"image": torch.full((1, 16, 16, 3), float("nan"))}, "NaN"),
+            "image_inf": ({"image": torch.full((2, 16, 16, 3), float("inf"))}, "NaN"),
+            "image_5_channels": ({"image": torch.rand(1, 16, 16, 5)}, "1..4 channels"),
+            "image_2d": ({"image": torch.rand(16, 16)}, "1..4 channels"),
+            "image_5d": ({"image": torch.rand(1, 1, 16, 16, 3)}, "1..4 channels"),
+            "image_empty_batch": ({"image": torch.rand(0, 16, 16, 3)}, "0 images"),
+            "image_batch_513": ({"image": torch.rand(513, 1, 1, 3)}, "513 images"),
+            "image_side_20000": ({"image": torch.rand(1, 20000, 1, 3)}, "20000x1"),
+            "image_side_zero": ({"image": torch.rand(1, 0, 16, 3)}, "0x16"),
+            "image_uint8": ({"image": torch.full((1, 16, 16, 3), 255, dtype=torch.uint8)}, "torch.uint8"),
+            "image_out_of_range": ({"image": torch.full((1, 16, 16, 3), 9.0)}, "9 "),
+            "image_negative": ({"image": -torch.ones(1, 16, 16, 3)}, "from -1"),
+            "image_float64_huge": ({"image": torch.full((1, 16, 16, 3), 1e300, dtype=torch.float64)}, "[0, 1]"),
+            "image_text": ({"image": "photo.png"}, "not str"), "image_none": ({"image": None}, "not NoneType"),
+            "encoder_none": ({"encoder": None}, "image encoder"), "encoder_text": ({"encoder": "e4e.pt"}, "image encoder"),
+            "encoder_is_model": ({"encoder": "the_decoder"}, "image encoder"),
+            "encoder_blocked": ({"encoder": "blocked"}, "no decoder in this file"),
+            "model_none": ({"model": None}, "GAN model"), "model_text": ({"model": "ffhq"}, "GAN model"),
+            "model_is_encoder": ({"model": "the_encoder"}, "GAN model"),
+            "model_blocked": ({"model": "blocked"}, "no decoder in this file"),
+            "model_other_generator": ({"model": "dcgan"}, "codes"),
+            "model_other_retargeted": ({"model": "dcgan", "retarget": True}, "codes")}.items():
+        add(f"c6_node_encode_{tag}", lambda c, change=change: encode(c, **change), expect)
+
+    def library(c, what):
+        from gan_latent_lab.loaders import load_encoder
+
+        if what[0] == "encode":
+            from gan_latent_lab.directions.encode import encode_images
+
+            enc = _standin_encoder(c)
+            images = {"float64_past_float32": torch.full((1, 3, 8, 8), 1e300, dtype=torch.float64),
+                      "side_20000": torch.zeros(1, 3, 20000, 1), "int": torch.zeros(1, 3, 8, 8, dtype=torch.int32)}[what[1]]
+            return encode_images(enc, enc.decoder, images, chunk=1)
+        target = {"long": os.path.join(c.tmp, "x" * 5000), "folder": c.tmp, "missing": os.path.join(c.tmp, "nope.pt"),
+                  "nul": "a\x00b", "device": os.path.join(c.models, "gan_encoders", "standin.pt")}[what[1]]
+        return load_encoder(target, device="no-such-device" if what[1] == "device" else None)
+
+    for what, expect in [(("read", "long"), "no such file"), (("read", "folder"), "none of"), (("read", "missing"), "no such file"),
+                         (("read", "nul"), "no such file"), (("read", "device"), "no-such-device"),
+                         (("encode", "float64_past_float32"), "float32"), (("encode", "side_20000"), "sides 1..16384"),
+                         (("encode", "int"), "finite RGB")]:
+        add(f"c6_library_{what[0]}_encoder_{what[1]}", lambda c, what=what: library(c, what), expect)
+
+    def load_image(c, name):
+        from gan_latent_lab.workflow import core_node_defs
+
+        node = core_node_defs(os.path.join(c.tmp, "out"), [], os.path.join(c.models, "input"))["LoadImage"]
+        return node.call(image=name)
+
+    for tag, (name, expect) in {
+            "parent": ("../gan/taken.safetensors", "'..'"), "absolute": ("/etc/passwd", "relative"),
+            "windows_parent": ("..\\gan\\taken.safetensors", "'..'"), "inner_parent": ("a/../../gan/x.png", "'..'"),
+            "long": ("x" * 5000 + ".png", "bytes long"), "nul": ("a\x00b.png", "NUL"), "empty": ("", "empty"),
+            "dot": (".", "folder"), "int": (5, "not int"), "none": (None, "not NoneType"), "list": (["ok.png"], "not list"),
+            "folder": ("a_folder.png", "no image"), "missing": ("nope.png", "no image"),
+            "symlink_outside": ("escape.png", "outside"), "control": ("a\x01b.png", "control")}.items():
+        add(f"c7_workflow_load_image_{tag}", lambda c, name=name: load_image(c, name), expect)
     return out

@@ -34,11 +34,18 @@ def main(root: str, corpus: str) -> None:
     from gan_latent_lab.directions.io import load_directions, load_latent  # noqa: E402
     from gan_latent_lab.directions.voynov import load_voynov  # noqa: E402
     from gan_latent_lab.errors import GANLabError  # noqa: E402
-    from gan_latent_lab.loaders import load_gan  # noqa: E402
+    from gan_latent_lab.loaders import load_encoder, load_gan  # noqa: E402
     from gan_latent_lab.loaders.vgg import read_lpips_weights, read_vgg16  # noqa: E402
+    from gan_latent_lab.workflow import core_node_defs  # noqa: E402
+
+    def load_image(path: str):
+        """The workflow runner's LoadImage node, its input folder the corpus folder."""
+        node = core_node_defs(os.path.join(corpus, "_out"), [], os.path.dirname(path))["LoadImage"]
+        return node.call(image=os.path.basename(path))
 
     readers = {"load_gan": load_gan, "load_directions": load_directions, "load_latent": load_latent,
-               "load_voynov": load_voynov, "read_vgg16": read_vgg16, "read_lpips_weights": read_lpips_weights}
+               "load_voynov": load_voynov, "read_vgg16": read_vgg16, "read_lpips_weights": read_lpips_weights,
+               "load_encoder": load_encoder, "load_image": load_image}
     base = _peak_mb()
     for name in sorted(os.listdir(corpus)):
         print(json.dumps({"start": name}), flush=True)

@@ -273,10 +273,11 @@ def _conv(out: dict, key: str, o: int, i: int, k: int, g: torch.Generator, bias:
 
 
 def encoder_state(kind: str = "e4e", widths=(16, 16, 32, 32), w_dim: int = 32, n_styles: int = 8,
-                  seed: int = 0) -> dict[str, torch.Tensor]:
+                  seed: int = 0, se_hidden: int | None = None) -> dict[str, torch.Tensor]:
     """Random ``encoder.*`` tensors laid out as the official e4e / pSp encoders name them.
 
-    ``widths`` are the IR-SE-50 stage depths (the stem has the first); squeeze-excitation reduces by 16.
+    ``widths`` are the IR-SE-50 stage depths (the stem has the first); squeeze-excitation reduces by 16
+    (``se_hidden`` sets its width instead, so that stages narrower than 16 are possible).
     ``kind``: "e4e" / "psp" (GradualStyleBlocks: 4, 5, 6 convolutions for slots 0-2, 3-6, 7+, FPN
     laterals) or "psp_w" (one equalized linear layer on the pooled last features)."""
     g = torch.Generator().manual_seed(seed)
@@ -297,8 +298,9 @@ def encoder_state(kind: str = "e4e", widths=(16, 16, 32, 32), w_dim: int = 32, n
             out[f"{p}.res_layer.2.weight"] = 0.25 + 0.05 * torch.randn(depth, generator=g)
             _conv(out, f"{p}.res_layer.3", depth, depth, 3, g)
             _bn(out, f"{p}.res_layer.4", depth, g)
-            _conv(out, f"{p}.res_layer.5.fc1", depth // 16, depth, 1, g)
-            _conv(out, f"{p}.res_layer.5.fc2", depth, depth // 16, 1, g)
+            hidden = depth // 16 if se_hidden is None else se_hidden
+            _conv(out, f"{p}.res_layer.5.fc1", hidden, depth, 1, g)
+            _conv(out, f"{p}.res_layer.5.fc2", depth, hidden, 1, g)
             in_ch, unit = depth, unit + 1
     c1, c2, c3 = widths[1], widths[2], widths[3]
     if kind == "psp_w":

@@ -13,6 +13,7 @@ import time
 import types
 from collections import Counter
 
+import numpy as np
 import pytest
 import torch
 
@@ -146,6 +147,46 @@ def test_the_new_builders_make_readable_files_when_not_hostile(tmp_path):
     assert load_gan(folder).arch == "sngan-resnet"
 
 
+def test_the_encoder_builders_make_readable_files_when_not_hostile(tmp_path):
+    """Controls for the issue-16 cases: without the attack, the same builders give an encoder (with and
+    without its decoder), e4e direction files and images that load, so each refusal is the attack's.
+    float16 / bfloat16 weights and options that the official code accepts (64.0, 0 / 1, None) load too."""
+    from gan_latent_lab.directions.io import load_directions
+    from gan_latent_lab.loaders import load_encoder
+    from gan_latent_lab.workflow import load_image
+
+    (tmp_path / "e4e.pt").write_bytes(hc.encoder_file())
+    enc = load_encoder(tmp_path / "e4e.pt")
+    assert (enc.kind, enc.n_styles, enc.w_dim, enc.decoder) == ("e4e", 2, 8, None)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    codes = enc.encode(x)
+    assert codes.shape == (1, 2, 8) and bool(torch.isfinite(codes).all())
+    for name, sd in [("half", {k: v.half() if v.is_floating_point() else v for k, v in hc.tiny_encoder_state().items()}),
+                     ("bf16", {k: v.bfloat16() if v.is_floating_point() else v for k, v in hc.tiny_encoder_state().items()})]:
+        (tmp_path / f"{name}.pt").write_bytes(hc.encoder_file(sd))
+        low = load_encoder(tmp_path / f"{name}.pt").encode(x)
+        assert low.dtype == torch.float32 and float((low - codes).abs().max()) < 0.05 * float(codes.abs().max()), name
+    for opts in ({**hc.TINY_OPTS, "stylegan_size": 4.0, "start_from_latent_avg": 1},
+                 {**hc.TINY_OPTS, "start_from_latent_avg": None}):
+        (tmp_path / "opts.pt").write_bytes(hc.encoder_file(opts=opts))
+        assert load_encoder(tmp_path / "opts.pt").adds_latent_avg == bool(opts["start_from_latent_avg"])
+    (tmp_path / "psp_w.pt").write_bytes(hc.encoder_with_decoder())
+    psp = load_encoder(tmp_path / "psp_w.pt")
+    assert psp.kind == "psp_w" and (psp.decoder.num_ws, psp.decoder.w_dim) == (8, 32)
+    for name, obj in [("age.pt", torch.ones(1, 8)), ("pca.pt", {"comp": torch.ones(2, 1, 8), "std": torch.ones(2)})]:
+        (tmp_path / name).write_bytes(hc._torch_bytes(obj))
+        assert load_directions(tmp_path / name).vectors.shape[1] == 8
+    (tmp_path / "noise.png").write_bytes(hc.small_png())
+    image, mask = load_image(str(tmp_path / "noise.png"))
+    expected = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)  # what small_png drew
+    assert image.shape == (1, 24, 32, 3) and torch.equal(image[0], torch.from_numpy(expected).float() / 255)
+    (tmp_path / "zeros.png").write_bytes(hc.png_bytes(64, 48))
+    assert torch.equal(load_image(str(tmp_path / "zeros.png"))[0], torch.zeros(1, 48, 64, 3))
+    (tmp_path / "two.gif").write_bytes(hc.gif_bytes(2, 16))
+    frames = load_image(str(tmp_path / "two.gif"))[0]
+    assert frames.shape == (2, 16, 16, 3) and float(frames[0].max()) == 0.0 and float(frames[1].min()) == 1.0
+
+
 @pytest.fixture()
 def ctx(tmp_path, monkeypatch):
     from gan_latent_lab.nodes import direction_nodes, edit_nodes, ganspace_nodes, latent_nodes, model_nodes, voynov_nodes
@@ -173,8 +214,10 @@ def test_every_hostile_input_is_refused_before_work(ctx, tmp_path):
         t0 = time.perf_counter()
         try:
             call(ctx)
-        except GANLabError:
-            pass
+        except GANLabError as e:
+            want = hc.EXPECT.get(name)
+            if want and want.lower() not in str(e).lower():
+                problems.append((name, f"message lacks {want!r}", str(e)[:200]))
         except Exception as e:  # noqa: BLE001
             problems.append((name, type(e).__name__, str(e)[:160]))
         else:
