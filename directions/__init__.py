@@ -7,6 +7,7 @@ from .container import Directions
 from .edit import apply_direction, concat, grid_codes, interpolate, style_mix, sweep
 from .ganspace import ganspace
 from .ganspace_io import load_ganspace_npz, save_ganspace_npz
+from .invert import invert
 from .io import (import_dfl, import_ganspace, import_interfacegan, load_directions, load_for_model, load_latent,
                  save_directions, save_latent)
 from .latent import GANLatent
@@ -18,4 +19,4 @@ __all__ = ["Directions", "GANLatent", "sefa", "parse_slots", "apply_direction", 
            "style_mix", "load_directions", "load_for_model", "save_directions", "import_interfacegan",
            "import_ganspace", "import_dfl", "save_latent", "load_latent",
            "ganspace", "compare_directions", "save_ganspace_npz", "load_ganspace_npz",
-           "train_voynov", "load_voynov", "directions_from_official"]
+           "train_voynov", "load_voynov", "directions_from_official", "invert"]

@@ -311,6 +311,7 @@ class BigGANDeep(GANGenerator):
 
     arch = "biggan-deep"
     code_space = "z"
+    z_bound = Z_BOUND
 
     def __init__(self, config: dict, with_names: bool = True) -> None:
         super().__init__()

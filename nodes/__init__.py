@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-NODE_MODULES = ("model_nodes", "direction_nodes", "edit_nodes", "ganspace_nodes", "voynov_nodes", "latent_nodes")
+NODE_MODULES = ("model_nodes", "direction_nodes", "edit_nodes", "ganspace_nodes", "voynov_nodes", "latent_nodes",
+                "invert_nodes")
 
 
 def collect() -> tuple[dict, dict]:

@@ -11,6 +11,7 @@ CATEGORY = "GAN Latent Lab"
 MODEL = "GAN_MODEL"
 LATENT = "GAN_LATENT"
 DIRECTIONS = "GAN_DIRECTIONS"
+PERCEPTUAL = "GAN_PERCEPTUAL"
 MAX_BATCH = 256       # latents drawn from seeds or joined into one batch
 MAX_IMAGES = 512      # latents of a sweep, grid or interpolation, and codes in one Decode
 SEED_MAX = 0xFFFFFFFF
