@@ -16,7 +16,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from gan_latent_lab.directions import GANLatent, invert
+from gan_latent_lab.directions import GANLatent, invert, pivotal_tune
 from gan_latent_lab.directions.invert import (MAX_IMAGES, learning_rate, noise_regularizer, plan, prepare_images,
                                               psnr, spaces_for)
 from gan_latent_lab.errors import GANLabError, InputError, MismatchError
@@ -102,6 +102,12 @@ def test_face_dcgan_defaults_reach_30db_median_and_26db_every_image(face):
     assert torch.allclose(again, torch.tensor(values), atol=1e-3)
     assert [p["name"] for p in stats["phases"]] == ["starts", "z"]
     assert min(stats["phases"][1]["psnr"][i] - stats["start_psnr"][i] for i in range(8)) > 5
+    # pivotal tuning with its defaults on these pivots adds at least 3 dB to the median
+    tuned, pivot, tuned_stats = pivotal_tune(face, latent, target)
+    assert torch.allclose(torch.tensor(tuned_stats["psnr_before"]), torch.tensor(values), atol=1e-3)
+    after = psnr(decode(tuned, pivot), target).tolist()
+    assert statistics.median(after) >= statistics.median(values) + 3.0, (values, after)
+    assert torch.allclose(psnr(decode(face, latent), target), again)  # the parent draws the pivots as before
 
 
 # ----- every family -----------------------------------------------------------------------------
