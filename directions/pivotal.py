@@ -122,14 +122,16 @@ def check_images(images: torch.Tensor, count: int | None = None) -> None:
 
 # ----- images -------------------------------------------------------------------------------------------
 def fit_images(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Centre-crop to a square and resize to ``size`` (antialiased when shrinking)."""
+    """Centre-crop to a square and resize to ``size`` exactly as :func:`.invert.prepare_images` does
+    (bicubic, antialiased when shrinking, clamped to [-1, 1]), so a photo inverted and then tuned is
+    the same target in both steps."""
     h, w = images.shape[-2:]
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
     images = images[..., top:top + side, left:left + side]
     if side != size:
-        images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False,
-                               antialias=side > size)
+        images = F.interpolate(images, size=(size, size), mode="bicubic", align_corners=False,
+                               antialias=side > size).clamp(-1, 1)
     return images
 
 

@@ -357,3 +357,15 @@ def test_converted_file_with_a_bad_ancestry_is_refused(face, tmp_path, bad):
     save_file(load_file(good), str(tmp_path / "bad.safetensors"), metadata=meta)
     with pytest.raises(CheckpointError, match="bad.safetensors.*ancestors"):
         load_gan(tmp_path / "bad.safetensors")
+
+
+def test_photo_is_the_same_target_as_invert_makes(face):
+    """A photo larger than the model is resized by pivotal tuning exactly as Invert Image resized it, so the
+    PSNR before tuning is the PSNR the inversion reported."""
+    from gan_latent_lab.directions import invert
+
+    target, _ = faces_problem(face, n=1)
+    big = torch.nn.functional.interpolate(target, size=(150, 200), mode="bilinear", align_corners=False)
+    latent, stats = invert(face, big, steps=6)
+    _, _, tuned = pivotal_tune(face, latent, big, steps=1)
+    assert tuned["psnr_before"] == pytest.approx(stats["psnr"], abs=1e-3)
