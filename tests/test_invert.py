@@ -466,3 +466,18 @@ def test_invert_node_converts_grey_and_rgba(face):
         _, from_grey, text = InvertImage().invert(face, grey, "auto", 4, 0)
     assert torch.equal(from_rgba, from_rgb)  # the alpha channel is dropped, as LoadImage's RGB output is
     assert from_grey.shape == (1, 64, 64, 3) and "PSNR" in text
+
+
+@pytest.mark.parametrize("family", ["dcgan-eye", "stylegan3-r", "pggan-zoo"])
+def test_remaining_families_project(family, tmp_path):
+    """The families the tests above do not cover (a conditional DCGAN with its soft class, StyleGAN3-R,
+    pytorch_GAN_zoo's PGGAN), loaded as their users have them: the search ends closer than it started."""
+    from families import build_family
+
+    model = build_family(family, tmp_path)
+    target, _ = generated(model, [9], 0.3 if model.code_space == "w" else 0.0, classes=2 if model.c_dim else None)
+    latent, stats = invert(model, target, steps=40)
+    curve = [stats["start_psnr"][0]] + [p["psnr"][0] for p in stats["phases"]]
+    assert all(b >= a for a, b in zip(curve, curve[1:])) and curve[-1] > curve[0] + 2, curve
+    if model.c_dim:  # no class given: a soft class is optimised
+        assert latent.c.shape == (1, model.c_dim) and torch.allclose(latent.c.sum(1), torch.ones(1))
