@@ -122,7 +122,7 @@ class SaveLatent:
 
 
 class LoadLatent:
-    DESCRIPTION = "Load latent codes saved by Save Latent; checked against the model so codes never meet another model."
+    DESCRIPTION = "Load latent codes saved by Save GAN Latent; checked against the model so codes never meet another model."
     CATEGORY = SUBCATEGORY
     RETURN_TYPES = (LATENT, "STRING")
     RETURN_NAMES = ("latent", "summary")
@@ -147,9 +147,9 @@ class LoadLatent:
 
 
 NODES = {
-    "GANLabLatentInterpolate": (LatentInterpolate, "Latent Interpolate"),
-    "GANLabLatentBatch": (LatentBatch, "Latent Batch"),
+    "GANLabLatentInterpolate": (LatentInterpolate, "GAN Latent Interpolate"),
+    "GANLabLatentBatch": (LatentBatch, "GAN Latent Batch"),
     "GANLabStyleMix": (StyleMix, "Style Mix"),
-    "GANLabSaveLatent": (SaveLatent, "Save Latent"),
-    "GANLabLoadLatent": (LoadLatent, "Load Latent"),
+    "GANLabSaveLatent": (SaveLatent, "Save GAN Latent"),
+    "GANLabLoadLatent": (LoadLatent, "Load GAN Latent"),
 }

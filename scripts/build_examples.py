@@ -84,7 +84,7 @@ EXAMPLES = [
         "A style GAN feeds one w code per synthesis layer (18 for 1024 px). Following the StyleGAN paper, "
         "slots 0-3 (4-8 px) are coarse: pose, face shape; 4-7 (16-32 px) middle: features, hair style; "
         "8-17 (64-1024 px) fine: colour, texture. The three Apply Direction nodes push the same SeFa "
-        "direction with the same strength on those three ranges; Latent Batch puts the original and the "
+        "direction with the same strength on those three ranges; GAN Latent Batch puts the original and the "
         "three edits side by side. For another resolution set the slot ranges from the summary that Load "
         "GAN Model prints (it lists every slot and the layer it feeds).",
         [N(1, "GANLabLoadModel", {"model_name": STYLEGAN2_FILE}),

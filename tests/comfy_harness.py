@@ -61,9 +61,14 @@ def free_port(start: int = FIRST_PORT, tries: int = 100) -> int:
 class ComfyServer:
     """A ComfyUI process; use as a context manager so it is always stopped."""
 
-    def __init__(self, root: str, pack_dir: str, folder_name: str = "gan-latent-lab", python: str | None = None):
+    def __init__(self, root: str, pack_dir: str | None, folder_name: str = "gan-latent-lab",
+                 python: str | None = None, first_port: int = FIRST_PORT, front_end_root: str | None = None):
+        """``pack_dir`` None: ComfyUI alone (no custom nodes).  ``front_end_root`` None: an empty folder
+        (the HTTP API only); give a frontend's ``static`` folder to serve the real UI."""
         self.root = os.path.abspath(root)
-        self.pack_dir = os.path.abspath(pack_dir)
+        self.pack_dir = os.path.abspath(pack_dir) if pack_dir else None
+        self.first_port = first_port
+        self.front_end_root = front_end_root
         self.folder_name = folder_name
         self.python = python or comfy_python(root)
         self.base = tempfile.mkdtemp(prefix="gll-comfy-")
@@ -75,7 +80,8 @@ class ComfyServer:
     def _prepare(self) -> dict:
         custom = os.path.join(self.base, "custom_nodes")
         os.makedirs(custom)
-        os.symlink(self.pack_dir, os.path.join(custom, self.folder_name))
+        if self.pack_dir:
+            os.symlink(self.pack_dir, os.path.join(custom, self.folder_name))
         for sub in ("models", "output", "input", "user", "frontend"):
             os.makedirs(os.path.join(self.base, sub), exist_ok=True)
         env = dict(os.environ)
@@ -92,9 +98,10 @@ class ComfyServer:
 
     def start(self, timeout: float = START_TIMEOUT_S) -> "ComfyServer":
         env = self._prepare()
-        self.port = free_port()
+        self.port = free_port(self.first_port)
+        front_end = self.front_end_root or os.path.join(self.base, "frontend")
         cmd = [self.python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
-               "--front-end-root", os.path.join(self.base, "frontend"), "--base-directory", self.base,
+               "--front-end-root", front_end, "--base-directory", self.base,
                "--database-url", "sqlite:///:memory:", "--disable-auto-launch"]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
