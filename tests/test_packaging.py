@@ -130,7 +130,7 @@ def test_registry_archive_holds_the_pack_and_imports_from_custom_nodes(tmp_path)
         for needed in ("__init__.py", "pyproject.toml", "requirements.txt", "LICENSE", "README.md",
                        "nodes/bridge.py", "loaders/base.py", "directions/sefa.py", "data/imagenet_classes.txt",
                        "example_workflows/01 Faces from seeds.json", "example_workflows/01 Faces from seeds.jpg",
-                       "docs/icon.png"):
+                       "web/template_order.js", "docs/icon.png"):
             assert needed in names, f"{needed} is missing from the registry archive"
         assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "scripts/", ".ci/"))]
         # ComfyUI-Manager unpacks it into custom_nodes/<folder>; ComfyUI imports the folder as a package
