@@ -2,7 +2,8 @@
 
 Used by test_comfyui_e2e.py.  The server gets its own base directory (custom_nodes with a link
 to the checkout under test, models, output, user) so the ComfyUI checkout itself is not changed,
-an in-memory database, an empty front-end folder and a free port from 8199.  Every request has a
+an in-memory database, an empty front-end folder (or the installed real frontend, for the browser test)
+and a free port from 8199 (or the first port given).  Every request has a
 timeout and the server's process group is always ended.
 """
 
@@ -64,7 +65,8 @@ class ComfyServer:
     def __init__(self, root: str, pack_dir: str | None, folder_name: str = "gan-latent-lab",
                  python: str | None = None, first_port: int = FIRST_PORT, front_end_root: str | None = None):
         """``pack_dir`` None: ComfyUI alone (no custom nodes).  ``front_end_root`` None: an empty folder
-        (the HTTP API only); give a frontend's ``static`` folder to serve the real UI."""
+        (the HTTP API only); ``"installed"``: the comfyui-frontend-package installed in ComfyUI's venv
+        (ComfyUI's own default, the real UI); any other value: a frontend folder to serve."""
         self.root = os.path.abspath(root)
         self.pack_dir = os.path.abspath(pack_dir) if pack_dir else None
         self.first_port = first_port
@@ -99,10 +101,10 @@ class ComfyServer:
     def start(self, timeout: float = START_TIMEOUT_S) -> "ComfyServer":
         env = self._prepare()
         self.port = free_port(self.first_port)
-        front_end = self.front_end_root or os.path.join(self.base, "frontend")
         cmd = [self.python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
-               "--front-end-root", front_end, "--base-directory", self.base,
-               "--database-url", "sqlite:///:memory:", "--disable-auto-launch"]
+               "--base-directory", self.base, "--database-url", "sqlite:///:memory:", "--disable-auto-launch"]
+        if self.front_end_root != "installed":
+            cmd += ["--front-end-root", self.front_end_root or os.path.join(self.base, "frontend")]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
