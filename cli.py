@@ -1,6 +1,6 @@
 """Command line: run a workflow, draw a demo grid, convert a checkpoint to safetensors.
 
-    python -m gan_latent_lab run WORKFLOW.json --out DIR [--set NODE.INPUT=VALUE ...]
+    python -m gan_latent_lab run WORKFLOW.json --out DIR [--input DIR] [--set NODE.INPUT=VALUE ...]
     python -m gan_latent_lab demo [--out demo.png]
     python -m gan_latent_lab convert IN OUT.safetensors [--overwrite]
 
@@ -21,7 +21,7 @@ DEMO_SEEDS = tuple(range(8))
 def cmd_run(args: argparse.Namespace) -> int:
     from .workflow import run
 
-    result = run(args.workflow, args.out, overrides=parse_sets(args.set or []))
+    result = run(args.workflow, args.out, overrides=parse_sets(args.set or []), input_dir=args.input)
     for path in result.images:
         print(path)
     if not result.images:
@@ -101,6 +101,7 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a UI-format workflow JSON and save its images")
     r.add_argument("workflow", help="workflow .json saved by ComfyUI (UI format)")
     r.add_argument("--out", default="out", help="folder for SaveImage / PreviewImage files (default: out)")
+    r.add_argument("--input", default=None, help="folder LoadImage reads from (default: $GAN_LATENT_LAB_INPUT, else ./input)")
     r.add_argument("--set", action="append", metavar="NODE.INPUT=VALUE",
                    help="replace a widget value, e.g. --set 2.samples=2000 (repeatable)")
     r.set_defaults(func=cmd_run)

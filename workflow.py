@@ -126,7 +126,81 @@ def pack_node_def(cls: type) -> NodeDef:
     return NodeDef(inputs, tuple(cls.RETURN_TYPES), call, bool(getattr(cls, "OUTPUT_NODE", False)))
 
 
-def core_node_defs(out_dir: str, saved: list[str]) -> dict[str, NodeDef]:
+def input_folder(input_dir: str | os.PathLike | None = None) -> str:
+    """Where LoadImage finds its files: ``input_dir``, else $GAN_LATENT_LAB_INPUT, else ``./input``
+    (ComfyUI's own ``input/`` folder when run from its root)."""
+    return os.fspath(input_dir or os.environ.get("GAN_LATENT_LAB_INPUT") or os.path.join(os.getcwd(), "input"))
+
+
+def load_image(path: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """An image file as ComfyUI's LoadImage gives it: IMAGE ``[frames, H, W, 3]`` in [0, 1] (EXIF orientation
+    applied, alpha dropped) and MASK ``[frames, H, W]`` = 1 - alpha (a 64x64 zero mask without alpha).
+
+    Untrusted files are bounded before they are decoded: the size the header declares, times the
+    frames read so far, may not pass :data:`limits.IMAGE_MAX_PIXELS` (Pillow's own decompression-bomb
+    check comes later and higher), nor the frames :data:`limits.IMAGE_MAX_FRAMES`.  Frames are kept
+    as 8-bit arrays until all are read.  Any failure (not an image, truncated, a bomb, a malformed
+    header) is our :class:`GANLabError` naming the file."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    name = os.path.basename(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own, lower bound follows
+            with Image.open(path) as im:
+                return _read_frames(im, name)
+    except GANLabError:
+        raise
+    except UnidentifiedImageError:
+        raise GANLabError(f"'{name}' is not an image file that Pillow can read") from None
+    except Image.DecompressionBombError as e:
+        raise GANLabError(f"image '{name}' declares more pixels than are read ({e})") from None
+    except MemoryError:
+        raise GANLabError(f"image '{name}' needs more memory than there is") from None
+    except Exception as e:  # noqa: BLE001 - Pillow raises many kinds on malformed files
+        text = str(e).splitlines()[0][:200] if str(e) else ""
+        raise GANLabError(f"cannot read image '{name}' ({type(e).__name__}: {text})") from None
+
+
+def _read_frames(im, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    from PIL import ImageOps, ImageSequence
+
+    from . import limits
+
+    images, masks = [], []
+    pixels = 0
+    for index, frame in enumerate(ImageSequence.Iterator(im)):
+        w, h = frame.size
+        pixels += w * h
+        if index >= limits.IMAGE_MAX_FRAMES:
+            raise GANLabError(f"image '{name}' has more than {limits.IMAGE_MAX_FRAMES} frames")
+        if pixels > limits.IMAGE_MAX_PIXELS:
+            raise GANLabError(f"image '{name}' is {w}x{h} px{f' in {index + 1} frames' if index else ''}: at most "
+                              f"{limits.IMAGE_MAX_PIXELS:,} pixels are read from one file")
+        frame = ImageOps.exif_transpose(frame)
+        if frame.mode == "I":
+            frame = frame.point(lambda v: v * (1 / 255))
+        rgb = frame.convert("RGB")
+        if images and rgb.size != (images[0].shape[1], images[0].shape[0]):
+            continue
+        images.append(np.array(rgb, dtype=np.uint8))
+        if "A" in frame.getbands():
+            masks.append(np.array(frame.getchannel("A"), dtype=np.uint8))
+        elif frame.mode == "P" and "transparency" in frame.info:
+            masks.append(np.array(frame.convert("RGBA").getchannel("A"), dtype=np.uint8))
+        else:
+            masks.append(None)
+    if not images:
+        raise GANLabError(f"image '{name}' holds no frames")
+    image = torch.stack([torch.from_numpy(a).float() / 255.0 for a in images])
+    mask = torch.stack([torch.zeros(64, 64) if a is None else 1.0 - torch.from_numpy(a).float() / 255.0
+                        for a in masks])
+    return image, mask
+
+
+def core_node_defs(out_dir: str, saved: list[str], input_dir: str | None = None) -> dict[str, NodeDef]:
     """The few core ComfyUI nodes the examples use, with file writing instead of a UI."""
 
     def save(images, filename_prefix="ComfyUI"):
@@ -141,7 +215,27 @@ def core_node_defs(out_dir: str, saved: list[str]) -> dict[str, NodeDef]:
         saved.append(save_animated_png(images, out_dir, filename_prefix, fps, compress_level))
         return ()
 
+    def open_image(image, upload="image"):
+        from .errors import InputError
+        from .nodes.paths import safe_join
+
+        if not isinstance(image, str):
+            raise InputError(f"LoadImage: the image must be a file name, not {type(image).__name__}")
+        root = input_folder(input_dir)
+        try:
+            path = safe_join(root, image)
+        except GANLabError as e:
+            raise InputError(f"LoadImage: {e}") from None
+        if not os.path.isfile(path):
+            raise GANLabError(f"LoadImage: no image {image[:200]!r} in {root}")
+        try:
+            return load_image(path)
+        except GANLabError as e:
+            raise GANLabError(f"LoadImage: {e}") from None
+
     return {
+        "LoadImage": NodeDef([("image", "STRING", {}, True), ("upload", "STRING", {}, False)], ("IMAGE", "MASK"),
+                             open_image),
         "SaveImage": NodeDef([("images", "IMAGE", {}, True), ("filename_prefix", "STRING", {}, True)], (), save, True),
         "SaveAnimatedPNG": NodeDef([("images", "IMAGE", {}, True), ("filename_prefix", "STRING", {}, True),
                                     ("fps", "FLOAT", {}, True), ("compress_level", "INT", {}, True)],
@@ -150,11 +244,11 @@ def core_node_defs(out_dir: str, saved: list[str]) -> dict[str, NodeDef]:
     }
 
 
-def node_defs(out_dir: str = ".", saved: list[str] | None = None) -> dict[str, NodeDef]:
+def node_defs(out_dir: str = ".", saved: list[str] | None = None, input_dir: str | None = None) -> dict[str, NodeDef]:
     """Every node type the runner knows: this pack's classes plus the handled core nodes."""
     from . import NODE_CLASS_MAPPINGS
 
-    defs = core_node_defs(out_dir, saved if saved is not None else [])
+    defs = core_node_defs(out_dir, saved if saved is not None else [], input_dir)
     defs.update({k: pack_node_def(cls) for k, cls in NODE_CLASS_MAPPINGS.items()})
     return defs
 
@@ -384,12 +478,17 @@ def _check_combos(step: Step, ndef: NodeDef) -> None:
 
 
 def run(workflow: str | os.PathLike | Mapping, out_dir: str | os.PathLike = "out",
-        overrides: Mapping[int | str, Mapping[str, Any]] | None = None) -> RunResult:
+        overrides: Mapping[int | str, Mapping[str, Any]] | None = None,
+        input_dir: str | os.PathLike | None = None) -> RunResult:
     """Execute a UI-format workflow with this pack's nodes; IMAGE outputs of SaveImage go to ``out_dir``.
 
-    ``overrides`` replaces widget values: ``{node_id: {input_name: value}}``."""
+    ``overrides`` replaces widget values: ``{node_id: {input_name: value}}``.  LoadImage reads from
+    ``input_dir`` (see :func:`input_folder`).  A node that reads an output its node could not give
+    (ComfyUI's ExecutionBlocker) is not run: the run stops with that output's message, as in ComfyUI."""
+    from .nodes.bridge import blocked_message
+
     result = RunResult()
-    defs = node_defs(os.fspath(out_dir), result.images)
+    defs = node_defs(os.fspath(out_dir), result.images, None if input_dir is None else os.fspath(input_dir))
     steps = resolve(workflow, defs)
     for nid, values in (overrides or {}).items():
         step = steps.get(str(nid))
@@ -410,6 +509,9 @@ def run(workflow: str | os.PathLike | Mapping, out_dir: str | os.PathLike = "out
             if slot >= len(produced):
                 raise GANLabError(f"node {nid} ({step.type}) reads output {slot} of node {src}, which has {len(produced)}")
             kwargs[name] = produced[slot]
+            message = blocked_message(kwargs[name])
+            if message is not None:
+                raise GANLabError(f"node {nid} ({step.type}): input {name!r} is blocked: {message}")
         missing = [name for name, _, _, req in ndef.inputs if req and name not in kwargs]
         if missing:
             raise GANLabError(f"node {nid} ({step.type}): required input(s) {', '.join(missing)} not connected or set")
@@ -440,4 +542,4 @@ def to_api(workflow: str | os.PathLike | Mapping, defs: Mapping[str, NodeDef] | 
 
 
 __all__ = ["load_workflow", "parse_links", "resolve", "order", "run", "to_api", "RunResult", "NodeDef",
-           "save_images", "save_animated_png", "image_to_uint8"]
+           "save_images", "save_animated_png", "image_to_uint8", "load_image", "input_folder"]

@@ -34,7 +34,7 @@ import conftest  # noqa: E402,F401  - makes ``gan_latent_lab`` this checkout
 
 from gan_latent_lab import workflow  # noqa: E402
 from gan_latent_lab.nodes import bridge  # noqa: E402
-from model_files import STANDIN_OVERRIDES, write_example_models  # noqa: E402
+from model_files import STANDIN_OVERRIDES, write_example_inputs, write_example_models  # noqa: E402
 
 OUT = os.path.join(HERE, "example_timings.json")
 
@@ -68,9 +68,11 @@ def machine() -> dict:
 
 
 def needs_stand_in(path: str) -> bool:
+    """True when a Load GAN Model or Load Image Encoder node names a file that is not in the models folder."""
     for step in workflow.resolve(path).values():
-        name = step.inputs.get("model_name") if step.type == "GANLabLoadModel" else None
-        if name and not name.startswith(bridge.BUILTIN_PREFIX) and bridge.full_path("gan", name) is None:
+        kind, name = {"GANLabLoadModel": ("gan", step.inputs.get("model_name")),
+                      "GANLabLoadImageEncoder": ("gan_encoders", step.inputs.get("encoder_name"))}.get(step.type, (None, None))
+        if name and not name.startswith(bridge.BUILTIN_PREFIX) and bridge.full_path(kind, name) is None:
             return True
     return False
 
@@ -89,22 +91,25 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         real_models = os.environ.get("GAN_LATENT_LAB_MODELS")
-        real_gan = bridge.folder("gan")
         stand_ins = {ex.key: needs_stand_in(builder.path_of(ex.key)) for ex in examples}
         for ex in examples:
             path = builder.path_of(ex.key)
             stand_in = stand_ins[ex.key]
-            # a fresh models folder for every example, so a Voynov run saved earlier is not resumed; its gan/
-            # is the real one when that has the checkpoint, else the stand-ins
-            models = os.path.join(tmp, ex.key, "models")
+            # the built-in-model examples get a fresh, empty models folder, so a Voynov run saved earlier is
+            # not resumed; an example whose downloads are there uses the real folders, else the stand-ins
+            # (and a stand-in input/example.png)
+            models, input_dir = os.path.join(tmp, ex.key, "models"), None
             if stand_in:
                 write_example_models(Path(models))
+                input_dir = str(write_example_inputs(Path(tmp, ex.key, "input")).parent)
             elif ex.needs:
-                os.makedirs(models)
-                os.symlink(real_gan, os.path.join(models, "gan"))
-            os.environ["GAN_LATENT_LAB_MODELS"] = models
+                models = real_models
+            if models is None:
+                os.environ.pop("GAN_LATENT_LAB_MODELS", None)
+            else:
+                os.environ["GAN_LATENT_LAB_MODELS"] = models
             t0 = time.perf_counter()
-            result = workflow.run(path, os.path.join(tmp, ex.key, "out"),
+            result = workflow.run(path, os.path.join(tmp, ex.key, "out"), input_dir=input_dir,
                                   overrides=STANDIN_OVERRIDES.get(ex.key) if stand_in else None)
             seconds = time.perf_counter() - t0
             results[ex.key] = {"seconds": round(seconds, 2), "stand_in": stand_in, "images": len(result.images)}

@@ -81,18 +81,23 @@ def matrix_from_official(state: dict, dim: int) -> tuple[torch.Tensor, str]:
 
     Knows its ``ortho`` forms (``log_mat_half``: square exponent; ``ortho_mat``: [dim, K] with
     orthonormal columns) and its ``linear``/``proj`` form (``linear.weight`` [dim, K])."""
-    if "log_mat_half" in state:
-        p = torch.as_tensor(state["log_mat_half"]).to(torch.float64)
-        if p.ndim != 2 or p.shape[0] != p.shape[1]:
-            raise InputError(f"log_mat_half must be square, got {list(p.shape)}")
-        mat, kind = torch.linalg.matrix_exp(p - p.T), "ortho"
-    elif "ortho_mat" in state:
-        mat, kind = torch.as_tensor(state["ortho_mat"]).to(torch.float64), "ortho"
-    elif "linear.weight" in state:
-        mat, kind = torch.as_tensor(state["linear.weight"]).to(torch.float64), "linear"
-    else:
+    keys = [k for k in ("log_mat_half", "ortho_mat", "linear.weight") if k in state]
+    if not keys:
         raise InputError("not an official deformator: expected a 'log_mat_half', 'ortho_mat' or 'linear.weight' "
-                         f"tensor, found {sorted(state)[:6]}")
-    if mat.ndim != 2 or mat.shape[0] != dim:
-        raise InputError(f"the deformator's matrix is {list(mat.shape)}; this model's codes are {dim} wide")
+                         f"tensor, found {sorted(map(str, state))[:6]}")
+    key = keys[0]
+    t = state[key]
+    if not isinstance(t, torch.Tensor) or not t.is_floating_point() or t.ndim != 2:
+        raise InputError(f"the deformator's '{key}' must be a 2-D floating-point tensor, not "
+                         f"{getattr(t, 'dtype', type(t).__name__)} {list(getattr(t, 'shape', []))}")
+    if t.shape[0] != dim or (key == "log_mat_half" and t.shape[1] != dim):
+        raise InputError(f"the deformator's matrix is {list(t.shape)}; this model's codes are {dim} wide"
+                         + (" (log_mat_half is square)" if key == "log_mat_half" else ""))
+    if not bool(torch.isfinite(t).all()):
+        raise InputError(f"the deformator's '{key}' holds NaN or infinite numbers")
+    p = t.detach().to(torch.float64)
+    if key == "log_mat_half":
+        mat, kind = torch.linalg.matrix_exp(p - p.T), "ortho"
+    else:
+        mat, kind = p, ("ortho" if key == "ortho_mat" else "linear")
     return mat.to(torch.float32), kind

@@ -17,7 +17,7 @@ import torch
 
 from ..errors import InputError, MismatchError
 from .container import Directions
-from .latent import GANLatent
+from .latent import GANLatent, common_model
 from .slots import parse_slots, slot_range
 
 
@@ -43,7 +43,7 @@ def check_pair(latent: GANLatent, directions: Directions, model=None) -> None:
     if model is not None:
         latent.check_model(model)
         directions.check_model(model)
-    elif directions.fingerprint and directions.fingerprint != latent.fingerprint:
+    elif directions.fingerprint and directions.fingerprint not in latent.lineage():
         raise MismatchError(f"direction set was found on model {directions.fingerprint}, but the latent comes from "
                             f"model {latent.fingerprint}")
 
@@ -134,7 +134,7 @@ def grid_codes(latent: GANLatent, directions: Directions, indices: Sequence[int]
 
 
 def _pair(a: GANLatent, b: GANLatent) -> tuple[torch.Tensor, torch.Tensor]:
-    if a.fingerprint != b.fingerprint:
+    if a.fingerprint not in b.lineage() and b.fingerprint not in a.lineage():
         raise MismatchError(f"latents come from different models ({a.fingerprint} and {b.fingerprint})")
     if a.codes.shape[1:] != b.codes.shape[1:]:
         raise MismatchError(f"latent codes are shaped {list(a.codes.shape[1:])} and {list(b.codes.shape[1:])}")
@@ -181,7 +181,8 @@ def interpolate(a: GANLatent, b: GANLatent, steps: int, mode: str = "lerp") -> G
     else:
         frames = slerp(ca, cb, t)
     codes = einops.rearrange(frames, "t n s d -> (n t) s d")
-    out = a.with_codes(codes)
+    fingerprint, ancestors = common_model([a, b])
+    out = a.with_codes(codes, fingerprint=fingerprint, ancestors=ancestors)
     n = ca.shape[0]
     out.z, out.seeds = None, []
     if a.c is not None and b.c is not None:
@@ -198,9 +199,8 @@ def concat(latents: Sequence[GANLatent]) -> GANLatent:
     if not latents:
         raise InputError("no latents to batch")
     first = latents[0]
+    fingerprint, ancestors = common_model(latents)
     for i, other in enumerate(latents[1:], start=2):
-        if other.fingerprint != first.fingerprint:
-            raise MismatchError(f"latent {i} comes from model {other.fingerprint}, latent 1 from {first.fingerprint}")
         if other.codes.shape[1:] != first.codes.shape[1:] or other.space != first.space:
             raise MismatchError(f"latent {i} codes are {other.space} {list(other.codes.shape[1:])}, latent 1 codes "
                                 f"are {first.space} {list(first.codes.shape[1:])}")
@@ -210,7 +210,7 @@ def concat(latents: Sequence[GANLatent]) -> GANLatent:
         if (other.c is None) != (first.c is None):
             raise MismatchError(f"latent {i} and latent 1 disagree on having a class: draw both from the same model")
     codes = torch.cat([x.codes for x in latents])
-    out = first.with_codes(codes)
+    out = first.with_codes(codes, fingerprint=fingerprint, ancestors=ancestors)
     out.z = torch.cat([x.z for x in latents]) if all(x.z is not None for x in latents) else None
     out.c = torch.cat([x.c for x in latents]) if first.c is not None else None
     out.seeds = sum((list(x.seeds) for x in latents), []) if all(len(x.seeds) == len(x) for x in latents) else []
@@ -223,4 +223,5 @@ def style_mix(a: GANLatent, b: GANLatent, slot_start: int, slot_end: int) -> GAN
     slot_list = slot_range(slot_start, slot_end, a.num_ws)
     codes = ca.clone()
     codes[:, slot_list] = cb[:, slot_list]
-    return a.with_codes(codes)
+    fingerprint, ancestors = common_model([a, b])
+    return a.with_codes(codes, fingerprint=fingerprint, ancestors=ancestors)

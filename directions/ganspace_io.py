@@ -6,13 +6,13 @@ back without unpickling anything (``allow_pickle=False``)."""
 from __future__ import annotations
 
 import os
-import zipfile
 
 import numpy as np
 import torch
 
 from ..atomic import atomic_write
 from ..errors import CheckpointError, MismatchError
+from ..limits import read_npz
 from .container import Directions
 
 
@@ -49,25 +49,23 @@ def load_ganspace_npz(path: str | os.PathLike, fingerprint: str = "", space: str
     Official dumps name no model: ``fingerprint`` ties the set to one. The space is ``space`` if given,
     else the one our exports record (``gll_space``), else "z" for a file name ending in ``_z``, else "w"."""
     path = os.fspath(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [n for n in ("lat_comp", "lat_stdev") if n not in data.files]
-            if missing:
-                raise CheckpointError(path, f"not a GANSpace dump: no {', '.join(missing)} "
-                                      f"(holds {', '.join(data.files) or 'nothing'})")
-            raw_comp, raw_stdev = data["lat_comp"], data["lat_stdev"]
-            if raw_comp.dtype.kind != "f" or raw_stdev.dtype.kind != "f":
-                raise CheckpointError(path, "lat_comp and lat_stdev must hold floating-point numbers")
-            comp = np.asarray(raw_comp, dtype=np.float64)
-            stdev = np.asarray(raw_stdev, dtype=np.float64).reshape(-1)
-            mean = np.asarray(data["lat_mean"], dtype=np.float64).reshape(-1) if "lat_mean" in data.files else None
-            ratio = np.asarray(data["var_ratio"], dtype=np.float64).reshape(-1) if "var_ratio" in data.files else None
-            recorded = {k: str(data[k]) for k in ("gll_space", "gll_fingerprint")
-                        if k in data.files and data[k].dtype.kind == "U" and data[k].ndim == 0}
-    except CheckpointError:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as e:
-        raise CheckpointError(path, f"not a readable .npz file ({type(e).__name__}: {e})") from None
+    if os.path.isdir(path):
+        raise CheckpointError(path, "is a folder, not a file")
+    data = read_npz(path)
+    missing = [n for n in ("lat_comp", "lat_stdev") if n not in data]
+    if missing:
+        raise CheckpointError(path, f"not a GANSpace dump: no {', '.join(missing)} "
+                              f"(holds {', '.join(sorted(data))[:200] or 'nothing'})")
+    raw_comp, raw_stdev = data["lat_comp"], data["lat_stdev"]
+    floats = [raw_comp, raw_stdev] + [data[k] for k in ("lat_mean", "var_ratio") if k in data]
+    if any(a.dtype.kind != "f" for a in floats):
+        raise CheckpointError(path, "lat_comp, lat_stdev, lat_mean and var_ratio must hold floating-point numbers")
+    comp = np.asarray(raw_comp, dtype=np.float64)
+    stdev = np.asarray(raw_stdev, dtype=np.float64).reshape(-1)
+    mean = np.asarray(data["lat_mean"], dtype=np.float64).reshape(-1) if "lat_mean" in data else None
+    ratio = np.asarray(data["var_ratio"], dtype=np.float64).reshape(-1) if "var_ratio" in data else None
+    recorded = {k: str(data[k]) for k in ("gll_space", "gll_fingerprint")
+                if k in data and data[k].dtype.kind == "U" and data[k].ndim == 0}
     if comp.ndim == 3 and comp.shape[1] == 1:
         comp = comp[:, 0]
     if comp.ndim != 2 or comp.shape[0] == 0:

@@ -13,7 +13,10 @@ from ..errors import MismatchError
 class GANLatent:
     """Codes ``[n, num_ws, dim]`` with their z, class vectors, seeds and the model fingerprint.
 
-    Kept on the CPU in float32 so latents are cheap to pass around, save and compare."""
+    ``ancestors`` are the fingerprints of the models the latent's model was fine-tuned from (parent
+    first; empty for an original model), so a latent of a pivotal-tuned model still meets direction
+    sets and latents made on its parent.  Kept on the CPU in float32 so latents are cheap to pass
+    around, save and compare."""
 
     codes: torch.Tensor
     fingerprint: str
@@ -22,6 +25,7 @@ class GANLatent:
     seeds: list[int] = field(default_factory=list)
     truncation_psi: float = 1.0
     space: str = "w"
+    ancestors: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.codes = self.codes.detach().to("cpu", torch.float32)
@@ -53,17 +57,50 @@ class GANLatent:
             seeds = [seeds[i % len(seeds)] for i in range(n)] if seeds else []
         return replace(self, codes=codes, z=z, c=c, seeds=seeds, **changes)
 
+    def lineage(self) -> list[str]:
+        """The latent's model fingerprint, then those of the models it was fine-tuned from."""
+        return [self.fingerprint, *self.ancestors]
+
     def check_model(self, gen) -> None:
-        """Refuse a latent made by another model, naming both."""
-        if self.fingerprint != gen.fingerprint:
+        """Refuse a latent made by another model, naming both.
+
+        A model accepts latents of its own and of the models it was fine-tuned from (a pivotal-tuned
+        copy decodes its parent's codes); a parent does not accept its tuned copy's latents."""
+        if self.fingerprint not in _lineage(gen):
+            tuned = f" (fine-tuned from {', '.join(gen.ancestors)})" if getattr(gen, "ancestors", None) else ""
             raise MismatchError(f"this latent was made by model {self.fingerprint}, not by the loaded "
-                                f"{gen.arch} ({gen.fingerprint}); draw a new latent from this model")
+                                f"{gen.arch} ({gen.fingerprint}){tuned}; draw a new latent from this model")
         if (self.num_ws, self.dim) != (gen.num_ws, gen.w_dim):
             raise MismatchError(f"latent codes are [{self.num_ws} slots, {self.dim} wide]; the model wants "
                                 f"[{gen.num_ws}, {gen.w_dim}]")
 
+    def bound_to(self, gen) -> "GANLatent":
+        """The same codes tied to ``gen`` (its fingerprint and ancestors), after :meth:`check_model`."""
+        self.check_model(gen)
+        return replace(self, fingerprint=gen.fingerprint, ancestors=list(getattr(gen, "ancestors", [])))
+
     def class_vectors(self, gen) -> torch.Tensor | None:
         return None if self.c is None or gen.c_dim == 0 else self.c.to(gen.device)
+
+
+def _lineage(gen) -> list[str]:
+    lineage = getattr(gen, "lineage", None)
+    return lineage() if callable(lineage) else [gen.fingerprint]
+
+
+def common_model(latents) -> tuple[str, list[str]]:
+    """The fingerprint and ancestors of the one model every latent belongs to: the most fine-tuned of
+    their models, provided every other latent's model is that one or one of its ancestors."""
+    latents = list(latents)
+    j = max(range(len(latents)), key=lambda k: len(latents[k].ancestors))
+    best = latents[j]
+    lineage = best.lineage()
+    for i, other in enumerate(latents):
+        if other.fingerprint not in lineage:
+            first, second = sorted((i, j))
+            raise MismatchError(f"latent {second + 1} comes from model {latents[second].fingerprint}, latent "
+                                f"{first + 1} from {latents[first].fingerprint}: latents of different models do not mix")
+    return best.fingerprint, list(best.ancestors)
 
 
 def _repeat_rows(t: torch.Tensor, n: int) -> torch.Tensor:

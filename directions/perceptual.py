@@ -9,9 +9,15 @@ identical images, so a batch of photos is optimised as independent problems.
 better than either alone.  MS-SSIM follows Wang et al. (2003): a Gaussian window, contrast-structure
 terms at every scale and luminance at the coarsest, weighted by the paper's five exponents.  Small
 images use fewer scales (a scale needs at least one full window), with the exponents renormalised.
+
+:func:`image_distance` picks the distance: LPIPS on VGG16 (:mod:`.lpips`) when a VGG16 file is given,
+else :class:`PixelMSSSIM`, whose ``hint`` names the files that would improve the result.
 """
 
 from __future__ import annotations
+
+import os
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +32,13 @@ class ImageDistance(torch.nn.Module):
     """Base of every image distance: ``forward(x, y) -> [n]`` per-image, 0 for identical images."""
 
     name = "distance"
+    hint = ""
+    """What would make the distance better (a file to add), or empty."""
+
+    @property
+    def summary(self) -> str:
+        """One line for people: which distance this is and what it is built from."""
+        return self.name
 
     def check(self, x: torch.Tensor, y: torch.Tensor) -> None:
         if x.ndim != 4 or x.shape != y.shape or x.shape[1] != 3:
@@ -84,10 +97,15 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, window: int = 11) -> torch.Tensor:
     return torch.prod(torch.stack(factors, 1) ** weights, dim=1)
 
 
+NO_VGG_HINT = ("no VGG16 file: put torchvision's vgg16-397923af.pth or NVIDIA's vgg16.pt (StyleGAN2-ADA metrics) "
+               "into models/gan_aux for LPIPS, which keeps faces and textures closer than pixel + MS-SSIM")
+
+
 class PixelMSSSIM(ImageDistance):
     """``alpha * (1 - MS-SSIM) + (1 - alpha) * mean |x - y|`` (pixel values in [-1, 1] halved to [0, 1])."""
 
     name = "pixel+ms-ssim"
+    hint = NO_VGG_HINT
 
     def __init__(self, alpha: float = 0.84) -> None:
         super().__init__()
@@ -100,10 +118,42 @@ class PixelMSSSIM(ImageDistance):
             return l1
         return self.alpha * (1 - ms_ssim(x, y)) + (1 - self.alpha) * l1
 
+    @property
+    def summary(self) -> str:
+        return f"pixel L1 + MS-SSIM (alpha {self.alpha:g}; no weights)"
 
-def image_distance() -> ImageDistance:
-    """The distance to use when the user gave no perceptual network."""
-    return PixelMSSSIM()
+
+def image_distance(vgg: Any = None, lpips: Any = None, *, size_cap: int = 256) -> ImageDistance:
+    """The distance inversion and pivotal tuning minimise.
+
+    ``vgg``: a VGG16 file (path: torchvision's ``vgg16-397923af.pth`` or NVIDIA's ``vgg16.pt``) or a
+    :class:`~..loaders.vgg.VGG16Weights`; given, the result is LPIPS on VGG16, else
+    :class:`PixelMSSSIM`.  ``lpips``: LPIPS calibration weights (path to the lpips package's
+    ``vgg.pth``, or five tensors), overriding the ones a VGG16 file carries; without either, or with
+    ``lpips=False``, every channel weighs 1.  ``size_cap``: larger images are area-downsampled to it first.
+    The result says which it is (``name``, ``summary``) and what would improve it (``hint``)."""
+    if vgg is None:
+        if lpips is not None and lpips is not False:
+            raise InputError("LPIPS calibration weights need a VGG16 file to weight; none was given")
+        return PixelMSSSIM()
+    from ..loaders.vgg import VGG16Weights, read_lpips_weights, read_vgg16
+    from .lpips import LPIPS
+
+    weights = vgg if isinstance(vgg, VGG16Weights) else read_vgg16(vgg)
+    lin, source = None, ""
+    if isinstance(lpips, (str, os.PathLike)):
+        lin, source = read_lpips_weights(lpips), os.path.basename(os.fspath(lpips))
+    elif lpips is False:
+        lin = False
+    elif lpips is not None:
+        lin, source = list(_tensors(lpips)), "the given weights"
+    return LPIPS(weights, lin=lin, lin_source=source, size_cap=size_cap)
 
 
-__all__ = ["ImageDistance", "PixelMSSSIM", "image_distance", "ms_ssim", "ssim_terms", "gaussian_window"]
+def _tensors(values: Sequence[Any]) -> list[torch.Tensor]:
+    if not all(isinstance(v, torch.Tensor) for v in values):
+        raise InputError("LPIPS weights must be a path or five tensors")
+    return list(values)
+
+
+__all__ = ["ImageDistance", "PixelMSSSIM", "image_distance", "ms_ssim", "ssim_terms", "gaussian_window", "NO_VGG_HINT"]

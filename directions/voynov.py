@@ -22,6 +22,7 @@ an uninterrupted run of the same length and seed ends.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import time
 from typing import Callable, Sequence
@@ -30,11 +31,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..atomic import check_target
 from ..errors import InputError, MismatchError
 from .container import Directions
 from .deformators import Deformator, directions_of, matrix_from_official
 from .reconstructors import build_reconstructor, resolve_kind
-from .voynov_ckpt import check_run_model, read_run, save_run
+from .voynov_ckpt import check_run_model, read_run, run_lock, save_run
 
 SHIFT_SCALE = 6.0
 MIN_SHIFT = 0.5
@@ -101,7 +103,7 @@ class _Run:
 
     # -- state --
     def state(self, target: int, done: bool, stats: dict | None = None) -> dict:
-        return {"step": self.step, "target": target, "config": dict(self.config),
+        return {"step": self.step, "target": max(int(target), self.step), "config": dict(self.config),
                 "fingerprint": self.model.fingerprint, "arch": self.model.arch,
                 "deformator": self.deformator.state_dict(), "reconstructor": self.recon.state_dict(),
                 "opt_deformator": None if self.opt_def is None else self.opt_def.state_dict(),
@@ -250,8 +252,14 @@ def train_voynov(model, k: int, steps: int = DEFAULT_STEPS, batch_size: int = DE
     ``steps_per_s``, ``resumed_from``."""
     config = check_settings(model, k, steps, batch_size, lr, deformator, slots, seed, reconstructor,
                             checkpoint_every, truncation_psi)
-    steps, every = int(steps), int(checkpoint_every)
-    path = None if checkpoint is None else os.fspath(checkpoint)
+    steps = int(steps)
+    path = None if checkpoint is None else check_target(checkpoint, overwrite=True)
+    with (contextlib.nullcontext() if path is None else run_lock(path)):
+        return _train(model, config, steps, path, progress, eval_samples, int(checkpoint_every))
+
+
+def _train(model, config: dict, steps: int, path: str | None, progress: ProgressFn | None, eval_samples: int,
+           every: int) -> tuple[Directions, dict]:
     flags = [(p, p.requires_grad) for p in model.parameters()]
     was_training = model.training
     model.eval().requires_grad_(False)
@@ -331,14 +339,20 @@ def directions_from_official(source: str | os.PathLike | dict, model, slots: Seq
     if not isinstance(source, dict):
         from ..errors import CheckpointError
 
+        from ..loaders.files import read_torch_file
+
         name = os.path.basename(os.fspath(source))
-        try:
-            state = torch.load(os.fspath(source), map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001
-            raise CheckpointError(source, f"not a readable torch state dict ({type(e).__name__}: {str(e)[:200]})") from None
+        state = read_torch_file(source)  # zip sizes and tensor views checked, then a weights-only load
         if not isinstance(state, dict):
             raise CheckpointError(source, f"holds a {type(state).__name__}, not a deformator state dict")
-    mat, kind = matrix_from_official(state, model.w_dim)
+    try:
+        mat, kind = matrix_from_official(state, model.w_dim)
+    except InputError as e:
+        if isinstance(source, dict):
+            raise
+        from ..errors import CheckpointError
+
+        raise CheckpointError(source, str(e)) from None
     vec = mat.T
     if k is not None:
         vec = vec[: int(k)]

@@ -7,8 +7,9 @@ A family subclasses :class:`GANGenerator`, sets the facts in ``__init__`` and im
 
 from __future__ import annotations
 
+import copy as _copy
 import hashlib
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -52,7 +53,8 @@ class GANGenerator(torch.nn.Module):
     Facts (set by subclasses): ``arch``, ``z_dim``, ``c_dim``, ``w_dim`` (code width), ``num_ws``
     (injection slots), ``resolution``, ``code_space`` ("w" for style GANs, "z" otherwise),
     ``config`` (JSON-able constructor settings, enough to rebuild from ``state_dict()``),
-    ``class_names`` (optional list for conditional models).
+    ``class_names`` (optional list for conditional models), ``ancestors`` (fingerprints of the models
+    this one was fine-tuned from, parent first; empty for a model read from its original file).
     """
 
     arch: str = "unknown"
@@ -62,6 +64,8 @@ class GANGenerator(torch.nn.Module):
     # block) and conditional DCGAN / PGGAN (a one-hot concatenated to z) need it there too.  True is the
     # safe default for a new family: it asks for the class rather than silently dropping it.
     synthesis_reads_class: bool = True
+    mapping_prefixes: tuple[str, ...] = ("mapping.",)
+    """Parameter-name prefixes of the mapping network (z -> codes); every other parameter is synthesis."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -74,6 +78,7 @@ class GANGenerator(torch.nn.Module):
         self.config: dict = {}
         self.class_names: list[str] | None = None
         self.source: str = ""
+        self.ancestors: list[str] = []
         self._fingerprint: str | None = None
 
     # ----- facts -------------------------------------------------------------------------
@@ -82,6 +87,20 @@ class GANGenerator(torch.nn.Module):
         if self._fingerprint is None:
             self._fingerprint = fingerprint_state(self.state_dict())
         return self._fingerprint
+
+    @property
+    def parent_fingerprint(self) -> str:
+        """The fingerprint of the model this one was fine-tuned from ("" for an original)."""
+        return self.ancestors[0] if self.ancestors else ""
+
+    def lineage(self) -> list[str]:
+        """This model's fingerprint, then its ancestors' (parent first): whatever was made on any of them
+        (latents, direction sets) applies to this model."""
+        return [self.fingerprint, *self.ancestors]
+
+    def forget_fingerprint(self) -> None:
+        """Drop the cached fingerprint after the weights changed, so it is recomputed from them."""
+        self._fingerprint = None
 
     @property
     def info(self) -> dict:
@@ -116,11 +135,36 @@ class GANGenerator(torch.nn.Module):
         ]
         if self.source:
             lines.append(f"file: {self.source}")
+        if self.ancestors:
+            lines.append("fine-tuned from " + " <- ".join(self.ancestors))
         lines.append("slots: " + "; ".join(f"{k}={n}" for k, n in enumerate(self.slot_names())))
         layers = self.activation_layers()
         if layers:
             lines.append("layers (GANSpace activation mode): " + ", ".join(layers))
         return "\n".join(lines)
+
+    def synthesis_parameters(self) -> Iterator[tuple[str, torch.nn.Parameter]]:
+        """Named parameters of the synthesis network (everything but the mapping network): what
+        fine-tuning the image side of the generator changes."""
+        for name, p in self.named_parameters():
+            if not name.startswith(self.mapping_prefixes):
+                yield name, p
+
+    def copy(self) -> "GANGenerator":
+        """A deep copy with its own weights and facts.
+
+        Objects a host application attached to the generator (anything in ``__dict__`` that is neither
+        module state nor a plain fact, such as ComfyUI's model patcher) belong to the original: the
+        copy leaves them out instead of duplicating them.  Called outside inference mode, the copy's
+        tensors are ordinary ones that autograd accepts."""
+        plain = (str, int, float, bool, type(None), list, dict, tuple, set, torch.Tensor, torch.device, torch.dtype,
+                 torch.nn.Module)
+        attached = [k for k, v in self.__dict__.items() if not isinstance(v, plain)]
+        memo = {id(self.__dict__[k]): None for k in attached}
+        out = _copy.deepcopy(self, memo)
+        for k in attached:
+            out.__dict__.pop(k, None)
+        return out
 
     # ----- latents -----------------------------------------------------------------------
     def sample_z(self, seeds: Sequence[int]) -> torch.Tensor:

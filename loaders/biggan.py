@@ -32,6 +32,7 @@ from torch import nn
 
 from ..errors import CheckpointError, InputError
 from .base import GANGenerator, check_seeds
+from .config_check import MAX_DIM, AnyOf, Bool, Float, Int, Numbers, build_bounded, check_config
 from .files import Checkpoint, state_dict_of, strip_prefix
 
 ARCHS = ("biggan-deep",)
@@ -44,6 +45,13 @@ Z_BOUND = 2.0  # sample_z draws a standard normal truncated to [-2, 2], like tru
 DEFAULTS = {"output_dim": 128, "z_dim": 128, "class_embed_dim": 128, "channel_width": 128,
             "num_classes": 1000, "attention_layer_position": 8, "eps": 1e-4, "n_stats": 51}
 CONFIG_KEYS = set(DEFAULTS) | {"layers"}
+SPEC = {
+    "output_dim": Int(4, 8192), "z_dim": Int(1, MAX_DIM), "class_embed_dim": Int(0, MAX_DIM),
+    "channel_width": Int(1, 4096), "num_classes": Int(1, 100_000), "attention_layer_position": Int(-1, 64),
+    "eps": Float(0, 1, lo_open=True), "n_stats": Int(2, 10_000),
+    "layers": Numbers(Numbers(AnyOf((Int(0, 64), Bool())), max_len=3, min_len=3), max_len=64),
+}
+"""What each config.json setting may be (a layer is [upsample, in, out], channel multiples)."""
 
 
 def _deep_layers(channels: Sequence[int]) -> list[list]:
@@ -180,6 +188,19 @@ class GenBlock(nn.Module):
         return h + skip
 
 
+def attend(x: torch.Tensor, theta: nn.Module, phi: nn.Module, g: nn.Module, o: nn.Module,
+           gamma: torch.Tensor) -> torch.Tensor:
+    """SAGAN attention as both BigGAN codes compute it: queries ``theta(x)`` at full resolution, keys
+    ``phi(x)`` and values ``g(x)`` max-pooled 2x, output ``o`` back to the input width, gated by ``gamma``."""
+    h, w = x.shape[-2:]
+    query = rearrange(theta(x), "n c h w -> n (h w) c")
+    key = rearrange(F.max_pool2d(phi(x), 2), "n c h w -> n c (h w)")
+    value = rearrange(F.max_pool2d(g(x), 2), "n c h w -> n c (h w)")
+    attn = torch.softmax(torch.bmm(query, key), dim=-1)  # [n, pixels, pooled pixels]
+    out = torch.bmm(value, attn.transpose(1, 2))  # [n, c/2, pixels]
+    return x + gamma * o(rearrange(out, "n c (h w) -> n c h w", h=h, w=w))
+
+
 class SelfAttention(nn.Module):
     """SAGAN attention: queries at full resolution, keys and values max-pooled 2x, a learned gate ``gamma``."""
 
@@ -192,14 +213,7 @@ class SelfAttention(nn.Module):
         self.gamma = nn.Parameter(torch.zeros(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        query = rearrange(self.snconv1x1_theta(x), "n c h w -> n (h w) c")
-        key = rearrange(F.max_pool2d(self.snconv1x1_phi(x), 2), "n c h w -> n c (h w)")
-        value = rearrange(F.max_pool2d(self.snconv1x1_g(x), 2), "n c h w -> n c (h w)")
-        attn = torch.softmax(torch.bmm(query, key), dim=-1)  # [n, pixels, pooled pixels]
-        out = torch.bmm(value, attn.transpose(1, 2))  # [n, c/2, pixels]
-        out = self.snconv1x1_o_conv(rearrange(out, "n c (h w) -> n c h w", h=h, w=w))
-        return x + self.gamma * out
+        return attend(x, self.snconv1x1_theta, self.snconv1x1_phi, self.snconv1x1_g, self.snconv1x1_o_conv, self.gamma)
 
 
 class DeepGenerator(nn.Module):
@@ -249,6 +263,8 @@ def normalize_config(raw: dict, path: str | None = None) -> dict:
     cfg = {**DEFAULTS, **{k: v for k, v in raw.items() if k in CONFIG_KEYS}}
     if "layers" not in raw:
         raise _fail(path, "the BigGAN config has no 'layers' list")
+    cfg = check_config(cfg, SPEC, path, "the BigGAN config")
+    raw = {**raw, "layers": cfg["layers"]}
     try:
         layers = [[bool(up), int(a), int(b)] for up, a, b in raw["layers"]]
         for key in ("output_dim", "z_dim", "class_embed_dim", "channel_width", "num_classes", "n_stats",
@@ -306,28 +322,12 @@ def imagenet_class_names() -> list[str]:
 
 
 # ----- the generator ------------------------------------------------------------------------------
-class BigGANDeep(GANGenerator):
-    """BigGAN-deep: z plus a class vector -> image; codes are z per injection slot (gen_z, then each block)."""
+class BigGANBase(GANGenerator):
+    """What both BigGAN layouts share: z codes repeated per injection slot, the class read in synthesis,
+    truncated-normal seeds, truncation in (0, 1] and ImageNet class names for 1000-class models."""
 
-    arch = "biggan-deep"
     code_space = "z"
-
-    def __init__(self, config: dict, with_names: bool = True) -> None:
-        super().__init__()
-        names = config.get("class_names")
-        config = normalize_config(config)
-        if isinstance(names, list):
-            config["class_names"] = [str(n) for n in names]
-        self.config = config
-        self.z_dim = config["z_dim"]
-        self.w_dim = self.z_dim
-        self.c_dim = config["num_classes"]
-        self.embeddings = nn.Linear(self.c_dim, self.z_dim, bias=False)
-        self.generator = DeepGenerator(config)
-        self.num_ws = len(self.generator.blocks()) + 1
-        self.resolution = config["output_dim"]
-        if with_names:
-            self.class_names = self._names(config)
+    truncation_note = "its batch-norm statistics exist only for that range"
 
     def _names(self, config: dict) -> list[str] | None:
         names = config.get("class_names")
@@ -336,15 +336,6 @@ class BigGANDeep(GANGenerator):
         if self.c_dim == 1000 and os.path.isfile(CLASS_NAMES_FILE):
             return imagenet_class_names()
         return None
-
-    # ----- facts ------------------------------------------------------------------------------
-    def slot_names(self) -> list[str]:
-        names = ["gen_z projection (4 px)"]
-        res = 4
-        for k, (up, _, _) in enumerate(self.config["layers"]):
-            res *= 2 if up else 1
-            names.append(f"block {k} ({res} px)")
-        return names
 
     # ----- latents ----------------------------------------------------------------------------
     def sample_z(self, seeds: Sequence[int]) -> torch.Tensor:
@@ -362,12 +353,10 @@ class BigGANDeep(GANGenerator):
         z = torch.special.ndtri(lo + u * (hi - lo))
         return z.to(torch.float32).to(self.device)
 
-    @staticmethod
-    def _check_truncation(truncation_psi: float) -> float:
+    def _check_truncation(self, truncation_psi: float) -> float:
         t = float(truncation_psi)
         if not 0.0 < t <= 1.0:
-            raise InputError(f"BigGAN truncation must be in (0, 1], got {t} (its batch-norm statistics "
-                             "exist only for that range)")
+            raise InputError(f"BigGAN truncation must be in (0, 1], got {t} ({self.truncation_note})")
         return t
 
     def mapping(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
@@ -387,6 +376,38 @@ class BigGANDeep(GANGenerator):
 
     def z_to_codes(self, z: torch.Tensor) -> torch.Tensor:
         return self.mapping(z)
+
+
+class BigGANDeep(BigGANBase):
+    """BigGAN-deep: z plus a class vector -> image; codes are z per injection slot (gen_z, then each block)."""
+
+    arch = "biggan-deep"
+
+    def __init__(self, config: dict, with_names: bool = True) -> None:
+        super().__init__()
+        names = config.get("class_names")
+        config = normalize_config(config)
+        if isinstance(names, list):
+            config["class_names"] = [str(n) for n in names]
+        self.config = config
+        self.z_dim = config["z_dim"]
+        self.w_dim = self.z_dim
+        self.c_dim = config["num_classes"]
+        self.embeddings = nn.Linear(self.c_dim, self.z_dim, bias=False)
+        self.generator = DeepGenerator(config)
+        self.num_ws = len(self.generator.blocks()) + 1
+        self.resolution = config["output_dim"]
+        if with_names:
+            self.class_names = self._names(config)
+
+    # ----- facts ------------------------------------------------------------------------------
+    def slot_names(self) -> list[str]:
+        names = ["gen_z projection (4 px)"]
+        res = 4
+        for k, (up, _, _) in enumerate(self.config["layers"]):
+            res *= 2 if up else 1
+            names.append(f"block {k} ({res} px)")
+        return names
 
     def _synthesis(self, codes, c, truncation_psi, noise_mode):
         t = self._check_truncation(truncation_psi)
@@ -465,6 +486,6 @@ def build(ckpt: Checkpoint) -> BigGANDeep:
 
 
 def from_native(state: dict[str, torch.Tensor], config: dict, arch: str = "biggan-deep") -> BigGANDeep:
-    gen = BigGANDeep(config)
+    gen = build_bounded(lambda: BigGANDeep(config), state, what="the BigGAN configuration")
     gen.load_state_dict(state, strict=True)
     return gen

@@ -8,18 +8,38 @@ without it the whole input is treated as z.  One injection slot: the codes are z
 
 from __future__ import annotations
 
-import json
 import re
 
 import torch
 from torch import nn
 
 from ..errors import CheckpointError
+from ..limits import load_json
 from .base import GANGenerator
+from .config_check import MAX_DIM, Bool, Choice, Int, Texts, build_bounded, check_config
 from .files import Checkpoint, state_dict_of, strip_prefix
 
 ARCHS = ("dcgan",)
 WRAPPER_KEYS = ("netG_state_dict", "state_dict", "generator", "netG", "G", "model")
+SPEC = {"z_dim": Int(1, MAX_DIM), "c_dim": Int(0, MAX_DIM), "in_dim": Int(1, MAX_DIM), "resolution": Int(1, 8192),
+        "img_channels": Int(1, 16), "class_names": Texts(100_000)}
+LAYER_SPEC = {"index": Int(0, 1024), "kind": Choice(("convT", "bn")), "in": Int(1, MAX_DIM), "out": Int(1, MAX_DIM),
+              "kernel": Int(1, 64), "stride": Int(1, 16), "padding": Int(0, 64), "bias": Bool(), "features": Int(1, MAX_DIM)}
+MAX_LAYERS = 64
+"""What the settings and each layer of the plan may be (a converted file states them in its metadata)."""
+
+
+def check_dcgan_config(config: dict) -> dict:
+    """The config with every field and layer checked (our error names the field)."""
+    cfg = check_config(config, SPEC, where="the DCGAN configuration", required=("z_dim", "in_dim", "layers"))
+    layers = cfg["layers"]
+    if not isinstance(layers, list) or not 1 <= len(layers) <= MAX_LAYERS:
+        raise CheckpointError(None, f"the DCGAN configuration: field 'layers' is not a list of 1..{MAX_LAYERS} layers")
+    cfg["layers"] = [check_config(layer, LAYER_SPEC, where=f"the DCGAN configuration's layer {i}",
+                                  required=("index", "kind")) for i, layer in enumerate(layers)]
+    return cfg
+
+
 _KEY = re.compile(r"^main\.(\d+)\.(weight|bias|running_mean|running_var|num_batches_tracked)$")
 
 
@@ -128,7 +148,7 @@ def _declared(ckpt: Checkpoint) -> dict:
     md = ckpt.metadata or {}
     try:
         if md.get("dcgan"):
-            decl = json.loads(md["dcgan"])
+            decl = load_json(md["dcgan"], ckpt.path, "the metadata 'dcgan'")
             if not isinstance(decl, dict):
                 raise ValueError("not a JSON object")
             return decl
@@ -136,7 +156,7 @@ def _declared(ckpt: Checkpoint) -> dict:
         if plain:
             decl = {k: int(plain[k]) for k in ("z_dim", "c_dim") if k in plain}
             if "class_names" in plain:
-                decl["class_names"] = json.loads(plain["class_names"])
+                decl["class_names"] = load_json(plain["class_names"], ckpt.path, "the metadata 'class_names'")
             return decl
     except (ValueError, TypeError) as e:
         raise ckpt.fail(f"the DCGAN settings in the file's metadata cannot be read ({e})") from None
@@ -147,6 +167,10 @@ def build(ckpt: Checkpoint) -> DCGANGenerator:
     sd = _dcgan_state(ckpt.obj)
     config = infer_config(sd)
     decl = _declared(ckpt)
+    if not isinstance(decl, dict):
+        raise ckpt.fail("the declared DCGAN settings are not a mapping")
+    decl = check_config(decl, {k: SPEC[k] for k in ("z_dim", "c_dim", "class_names")}, ckpt.path,
+                        "the declared DCGAN settings")
     if "c_dim" in decl or "z_dim" in decl:
         c_dim = int(decl.get("c_dim", config["in_dim"] - int(decl.get("z_dim", config["in_dim"]))))
         z_dim = int(decl.get("z_dim", config["in_dim"] - c_dim))
@@ -164,6 +188,7 @@ def build(ckpt: Checkpoint) -> DCGANGenerator:
 
 
 def from_native(state: dict[str, torch.Tensor], config: dict, arch: str = "dcgan") -> DCGANGenerator:
-    gen = DCGANGenerator(config)
+    config = check_dcgan_config(config)
+    gen = build_bounded(lambda: DCGANGenerator(config), state, what="the DCGAN configuration")
     gen.load_state_dict(state, strict=True)
     return gen

@@ -8,21 +8,23 @@ on CUDA open on a CPU-only machine.  Every failure is a :class:`CheckpointError`
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pickle
 import struct
-import zipfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
+from .. import limits
 from ..errors import CheckpointError, UnsafePickleError
-from . import safe_pickle
+from . import safe_pickle, torch_scan
 
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
-FOLDER_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "generator.safetensors", "generator.pth")
+SAFETENSORS_HEADER_MAX = 100_000_000
+SIDECAR_MAX_BYTES = limits.JSON_MAX_BYTES
+TF_NETWORK = "dnnlib.tflib.network.Network"
+FOLDER_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "generator.safetensors", "generator.pth", "generator.pt")
 
 
 @dataclass
@@ -43,10 +45,18 @@ class Checkpoint:
         return CheckpointError(self.path, reason)
 
 
-def sniff(path: str, head: bytes) -> str:
-    """Name the container format from the first bytes of a file."""
+def sniff(path: str, head: bytes, size: int | None = None) -> str:
+    """Name the container format from the first bytes of a file (and its size).
+
+    safetensors is recognised by its own structure first: an 8-byte little-endian header length
+    whose header starts with ``{`` and fits in the file.  Its length bytes can be anything, for
+    example ``80 03`` (a header of 896 bytes), which would otherwise look like a pickle."""
     if len(head) == 0:
         raise CheckpointError(path, "the file is empty")
+    if len(head) >= 9 and head[8:9] == b"{":
+        (n,) = struct.unpack("<Q", head[:8])
+        if 2 <= n <= SAFETENSORS_HEADER_MAX and (size is None or 8 + n <= size):
+            return "safetensors"
     if head[:4] == b"PK\x03\x04":
         return "zip"
     if head.startswith(TORCH_LEGACY_MAGIC):
@@ -55,10 +65,6 @@ def sniff(path: str, head: bytes) -> str:
         return "pickle"
     if head[:6] == b"\x93NUMPY":
         return "npy"
-    if len(head) >= 9:
-        (n,) = struct.unpack("<Q", head[:8])
-        if 2 <= n <= 100_000_000 and head[8:9] == b"{":
-            return "safetensors"
     raise CheckpointError(path, "unknown file format (not safetensors, a torch file or a pickle)")
 
 
@@ -75,15 +81,20 @@ def _resolve(path: str) -> str:
 
 
 def read_sidecar(path: str) -> dict | None:
-    """Config beside a checkpoint: ``<file>.json``, ``<stem>.json`` or ``config.json`` in its folder."""
+    """Config beside a checkpoint: ``<file>.json``, ``<stem>.json`` or ``config.json`` in its folder.
+
+    Size and nesting are bounded (:func:`limits.load_json`); NaN and Infinity are refused."""
     stem, _ = os.path.splitext(path)
     for cand in (path + ".json", stem + ".json", os.path.join(os.path.dirname(path), "config.json")):
         if cand != path and os.path.isfile(cand):
             try:
-                with open(cand, encoding="utf-8") as f:
-                    data = json.load(f)
-            except (OSError, ValueError) as e:
-                raise CheckpointError(cand, f"the sidecar config is not valid JSON ({e})") from None
+                if os.path.getsize(cand) > SIDECAR_MAX_BYTES:
+                    raise CheckpointError(cand, f"the sidecar config is larger than {SIDECAR_MAX_BYTES // limits.MiB} MiB")
+                with open(cand, "rb") as f:
+                    text = f.read()
+            except OSError as e:
+                raise CheckpointError(cand, f"the sidecar config cannot be read ({e.strerror or e})") from None
+            data = limits.load_json(text, cand, "the sidecar config")
             if not isinstance(data, dict):
                 raise CheckpointError(cand, "the sidecar config is not a JSON object")
             return data
@@ -140,6 +151,47 @@ def _torch_load(path: str) -> Any:
         raise CheckpointError(path, f"not a readable torch file ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})") from None
 
 
+def read_torch_file(path: str | os.PathLike) -> Any:
+    """A torch file (zip or legacy) read weights-only on the CPU: tensors and plain containers, nothing run.
+
+    The same checks as a checkpoint's come first (:func:`check_torch_file`): zip sizes before anything
+    is inflated, every tensor view against its storage and the file's size.  Latents, Voynov runs and
+    official deformators are read this way."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CheckpointError(path, "is a folder, not a file")
+    if not os.path.isfile(path):
+        raise CheckpointError(path, "no such file")
+    check_torch_file(path)
+    return _torch_load(path)
+
+
+def check_torch_file(path: str) -> str:
+    """Sniff a torch file and scan its tensor declarations before torch reads it; returns the format.
+
+    Anything that is not a torch zip or a legacy torch file (a bare pickle, which torch would read
+    without the legacy header's checks, a TorchScript archive, junk) is refused naming the file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError as e:
+        raise CheckpointError(path, f"cannot open ({e.strerror or e})") from None
+    fmt = sniff(path, head, limits.file_size(path))
+    if fmt == "zip":
+        with limits.open_zip(path) as z:
+            names = z.namelist()
+            if not any(n.endswith("data.pkl") for n in names):
+                raise CheckpointError(path, "a zip archive that is not a torch file (no data.pkl)")
+            if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+                raise CheckpointError(path, "a TorchScript archive, not a torch file of tensors")
+            torch_scan.scan_zip(path, z)
+        return "torch-zip"
+    if fmt == "torch-legacy":
+        torch_scan.scan_legacy(path)
+        return fmt
+    raise CheckpointError(path, f"a {fmt} file, not a torch file (torch.save writes a zip archive or the legacy format)")
+
+
 def _safetensors_load(path: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     from safetensors import safe_open
 
@@ -162,27 +214,36 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
             head = f.read(64)
     except OSError as e:
         raise CheckpointError(path, f"cannot open ({e.strerror})") from None
-    fmt = sniff(path, head)
+    fmt = sniff(path, head, limits.file_size(path))
     meta: dict[str, str] = {}
     if fmt == "safetensors":
         obj, meta = _safetensors_load(path)
-    elif fmt == "zip":
-        try:
-            with zipfile.ZipFile(path) as z:
-                names = z.namelist()
-        except (zipfile.BadZipFile, OSError, ValueError) as e:
-            raise CheckpointError(path, f"a damaged zip archive ({e})") from None
-        if not any(n.endswith("data.pkl") for n in names):
-            raise CheckpointError(path, "a zip archive that is not a torch checkpoint (no data.pkl)")
-        fmt = "torch-zip"
-        obj = _torch_load(path)
-    elif fmt == "torch-legacy":
+    elif fmt in ("zip", "torch-legacy"):
+        fmt = check_torch_file(path)
         obj = _torch_load(path)
     elif fmt == "pickle":
-        obj = safe_pickle.load_pickle(path)
+        obj = safe_pickle.load_pickle(path, lazy=True)
+        obj = safe_pickle.materialize(obj, path, skip=unused_networks(obj))
     else:
         raise CheckpointError(path, f"a {fmt} array file is not a generator checkpoint")
     return Checkpoint(path=path, format=fmt, obj=obj, metadata=meta, sidecar=read_sidecar(path))
+
+
+def unused_networks(obj: Any) -> list:
+    """Networks of a training snapshot that loading a generator leaves on disk.
+
+    An NVlabs snapshot holds ``G``, ``D`` and ``G_ema`` (and the augmentation pipe); only ``G_ema`` is
+    read.  A TF-era pickle is the tuple ``(G, D, Gs)`` of ``dnnlib`` networks; only ``Gs`` is read.
+    The others stay :class:`safe_pickle.LazyTensor` / :class:`safe_pickle.PendingArray` handles that
+    ``safe_pickle.materialize`` reads on demand."""
+    if isinstance(obj, dict) and isinstance(obj.get("G_ema"), safe_pickle.Record):
+        keep = obj["G_ema"]
+        return [v for k, v in obj.items() if k != "G_ema" and v is not keep and isinstance(v, safe_pickle.Record)]
+    if isinstance(obj, tuple) and len(obj) == 3 and all(
+            isinstance(v, safe_pickle.Record) and v.qualname == TF_NETWORK for v in obj):
+        keep = obj[2]
+        return [v for v in obj[:2] if v is not keep]
+    return []
 
 
 def state_dict_of(obj: Any, keys: tuple[str, ...] = ()) -> dict[str, torch.Tensor] | None:
@@ -202,3 +263,19 @@ def strip_prefix(sd: dict[str, torch.Tensor], prefix: str = "module.") -> dict[s
     if sd and all(k.startswith(prefix) for k in sd):
         return {k[len(prefix):]: v for k, v in sd.items()}
     return sd
+
+
+def check_state_shapes(path: str | None, sd: dict[str, torch.Tensor], build: Callable[[], torch.nn.Module],
+                       what: str) -> None:
+    """Refuse a state dict whose names or shapes differ from the network ``build()`` makes.
+
+    The network is built on the meta device, so nothing is allocated; the error names the first
+    differences and the layout (``what``) they were measured against."""
+    with torch.device("meta"):
+        want = {k: tuple(v.shape) for k, v in build().state_dict().items()}
+    problems = [f"missing {k}" for k in want if k not in sd] + [f"unexpected {k}" for k in sd if k not in want]
+    problems += [f"{k} is {list(sd[k].shape)}, expected {list(s)}" for k, s in want.items()
+                 if k in sd and tuple(sd[k].shape) != s]
+    if problems:
+        more = f"; {len(problems) - 4} more" if len(problems) > 4 else ""
+        raise CheckpointError(path, f"the weights do not form {what}: " + "; ".join(problems[:4]) + more)

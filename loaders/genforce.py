@@ -24,6 +24,7 @@ import torch
 
 from . import genforce_pggan, genforce_stylegan, genforce_stylegan2
 from .base import GANGenerator
+from .config_check import MAX_DIM, Bool, Choice, Float, Int, PowerOfTwo, build_bounded, check_config
 from .files import Checkpoint, state_dict_of, strip_prefix
 
 ARCHS = (genforce_stylegan.ARCH, genforce_stylegan2.ARCH, genforce_pggan.ARCH)
@@ -122,6 +123,16 @@ def infer_pggan(sd: dict) -> dict:
             "fmaps_base": base, "fmaps_max": fmax}
 
 
+SPEC = {
+    "z_space_dim": Int(1, MAX_DIM), "w_space_dim": Int(1, MAX_DIM), "label_size": Int(0, MAX_DIM),
+    "mapping_layers": Int(1, 64), "mapping_fmaps": Int(1, MAX_DIM), "mapping_lr_mul": Float(0, 1e3, lo_open=True),
+    "repeat_w": Bool(), "image_channels": Int(1, 16), "final_tanh": Bool(), "const_input": Bool(),
+    "fused_scale": Choice((True, False, "auto")), "use_wscale": Bool(), "fmaps_base": Int(1, 1 << 26),
+    "fmaps_max": Int(1, MAX_DIM), "resolution": PowerOfTwo(4, 8192), "architecture": Choice(("skip", "origin")),
+    "fused_modulate": Bool(), "demodulate": Bool(),
+}
+"""What each genforce setting may be (all three networks share the names)."""
+
 INFER: dict[str, Callable[[dict], dict]] = {
     genforce_stylegan.ARCH: infer_stylegan, genforce_stylegan2.ARCH: infer_stylegan2, genforce_pggan.ARCH: infer_pggan,
 }
@@ -146,8 +157,9 @@ def build(ckpt: Checkpoint) -> GANGenerator:
     sd = genforce_state(ckpt.obj)
     arch = family_of(sd)
     config = INFER[arch](sd)
-    pggan_label = int(_declared(ckpt).get("label_size", 0)) if arch == genforce_pggan.ARCH else 0
-    for key, value in _declared(ckpt).items():
+    declared = check_config(_declared(ckpt), SPEC, ckpt.path, "the declared genforce settings")
+    pggan_label = int(declared.get("label_size", 0)) if arch == genforce_pggan.ARCH else 0
+    for key, value in declared.items():
         if key in config:
             config[key] = value
     if pggan_label:
@@ -156,7 +168,8 @@ def build(ckpt: Checkpoint) -> GANGenerator:
 
 
 def from_native(state: dict[str, torch.Tensor], config: dict, arch: str) -> GANGenerator:
-    gen = CLASSES[arch](config)
+    config = check_config(config, SPEC, where=f"the {arch} configuration")
+    gen = build_bounded(lambda: CLASSES[arch](config), state, what=f"the {arch} configuration")
     state = dict(state)
     for key in ("lod", "synthesis.lod"):  # progressive-growing bookkeeping; some exports drop it
         if key in gen.state_dict() and key not in state:

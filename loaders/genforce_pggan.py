@@ -24,6 +24,14 @@ DEFAULTS = {"z_space_dim": 512, "image_channels": 3, "final_tanh": False, "label
             "use_wscale": True, "fmaps_base": 16 << 10, "fmaps_max": 512}
 
 
+def first_conv_as_dense(weight: torch.Tensor) -> torch.Tensor:
+    """The first layer of a progressive GAN (a KxK convolution padded by K-1 on the 1x1 latent) as the
+    dense map it is: ``[out, z, K, K]`` -> ``[(out h w), z]``.
+
+    Output pixel (h, w) reads kernel tap (K-1-h, K-1-w), hence the spatial flip."""
+    return rearrange(weight.flip(2, 3), "o z h w -> (o h w) z")
+
+
 class PGBlock(nn.Module):
     """pixel norm -> [upsample] -> conv (+ bias) -> leaky ReLU (or linear for to-RGB)."""
 
@@ -98,13 +106,9 @@ class GenforcePGGAN(GANGenerator):
         return torch.tanh(img) if self.final_tanh else img
 
     def sefa_weights(self, slots):
-        """SeFa's PGGAN matrix: layer0's kernel, spatially flipped, as a dense map z -> (out, 4, 4).
-
-        A 4x4 convolution padded by 3 on a 1x1 input reads kernel tap (3-h, 3-w) for output pixel
-        (h, w), hence the flip.  Rows are (channel, h, w); columns are z."""
+        """SeFa's PGGAN matrix: layer0's kernel as a dense map z -> (out, 4, 4) (rows (channel, h, w))."""
         check_slots(slots, 1)
-        w = self.layer0.weight[:, : self.z_dim].flip(2, 3)
-        return [rearrange(w, "o z h w -> (o h w) z")]
+        return [first_conv_as_dense(self.layer0.weight[:, : self.z_dim])]
 
     def activation_layers(self) -> list[str]:
         return [f"layer{i}" for i in range(self.num_layers)]

@@ -28,12 +28,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import GANGenerator
+from .config_check import MAX_DIM, Bool, Float, Int, Numbers, build_bounded, check_config
 from .files import Checkpoint, state_dict_of, strip_prefix
 from .genforce_stylegan import check_slots, pixel_norm
 
 ARCHS = ("pggan-zoo",)
 WRAPPER_KEYS = ("avgG", "netG")
 TANH_LOSSES = ("MSE", "DCGAN")
+SPEC = {
+    "latent_dim": Int(1, MAX_DIM), "depths": Numbers(Int(1, MAX_DIM), max_len=12), "dim_output": Int(1, 16),
+    "num_rgb": Int(1, 12), "category_dim": Int(0, MAX_DIM), "leakyness": Float(0, 1), "normalization": Bool(),
+    "equalized": Bool(), "tanh": Bool(),
+}
+"""What each setting may be (the zoo config's values are checked before the network is built)."""
 _OLD_KEY = re.compile(r"^(.*)\.(weight|bias)$")
 
 
@@ -101,15 +108,15 @@ def config_from_zoo(zoo_cfg, config: dict) -> dict:
     if zoo_cfg is None:
         return config
     out = dict(config)
-    out["leakyness"] = float(_read(zoo_cfg, "leakyReluLeak", "leakyness", default=out["leakyness"]))
-    out["normalization"] = bool(_read(zoo_cfg, "perChannelNormalization", "normalization", default=out["normalization"]))
-    out["equalized"] = bool(_read(zoo_cfg, "equalizedlR", default=out["equalized"]))
-    out["category_dim"] = int(_read(zoo_cfg, "categoryVectorDim", default=out["category_dim"]) or 0)
+    out["leakyness"] = _read(zoo_cfg, "leakyReluLeak", "leakyness", default=out["leakyness"])
+    out["normalization"] = _read(zoo_cfg, "perChannelNormalization", "normalization", default=out["normalization"])
+    out["equalized"] = _read(zoo_cfg, "equalizedlR", default=out["equalized"])
+    out["category_dim"] = _read(zoo_cfg, "categoryVectorDim", default=out["category_dim"]) or 0
     act = _read(zoo_cfg, "generationActivation")
     loss = _read(zoo_cfg, "lossCriterion", "lossMode")
     if act is not None or loss is not None:
         out["tanh"] = bool(act == "tanh" or (act is None and loss in TANH_LOSSES))
-    return out
+    return check_config(out, SPEC, where="the PGGAN zoo config")
 
 
 class ZooPGGAN(GANGenerator):
@@ -187,6 +194,7 @@ def build(ckpt: Checkpoint) -> ZooPGGAN:
 
 
 def from_native(state: dict[str, torch.Tensor], config: dict, arch: str = "pggan-zoo") -> ZooPGGAN:
-    gen = ZooPGGAN(config)
+    config = check_config(config, SPEC, where="the PGGAN zoo configuration")
+    gen = build_bounded(lambda: ZooPGGAN(config), state, what="the PGGAN zoo configuration")
     gen.load_state_dict(_normalise_keys(state), strict=True)
     return gen

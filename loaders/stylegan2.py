@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import math
 import re
 from typing import Iterator, Sequence
@@ -31,7 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError, InputError
+from ..limits import load_json
 from .base import GANGenerator
+from .config_check import MAX_DIM, AnyOf, Bool, Choice, Float, Int, Numbers, PowerOfTwo, build_bounded, check_config, check_value
 from .files import Checkpoint, state_dict_of, strip_prefix
 
 ARCHS = ("stylegan2",)
@@ -45,6 +46,18 @@ DEFAULTS = {
     "layer_features": None, "use_noise": True, "resample_filter": [1, 3, 3, 1],
 }
 """Settings the tensors cannot tell, and their documented defaults (NVlabs config-f)."""
+
+SPEC = {
+    "z_dim": Int(1, MAX_DIM), "c_dim": Int(0, MAX_DIM), "w_dim": Int(1, MAX_DIM),
+    "img_resolution": PowerOfTwo(4, 8192), "img_channels": Int(1, 16), "channel_base": Int(1, 1 << 26),
+    "channel_max": Int(1, MAX_DIM), "conv_clamp": Float(0, 1e9, optional=True, lo_open=True),
+    "architecture": Choice(("skip", "resnet", "orig")), "mapping_layers": Int(1, 64),
+    "mapping_lr_mul": Float(0, 1e3, lo_open=True), "embed_features": Int(1, MAX_DIM, optional=True),
+    "layer_features": Int(1, MAX_DIM, optional=True), "use_noise": Bool(),
+    "resample_filter": AnyOf((Numbers(Float(-1e6, 1e6), max_len=16),
+                              Numbers(Numbers(Float(-1e6, 1e6), max_len=16), max_len=16))),
+}
+"""What each setting may be (checked before anything is computed from it)."""
 
 
 _RANDOM_INIT = contextvars.ContextVar("stylegan2_random_init", default=True)
@@ -121,7 +134,8 @@ class FullyConnectedLayer(nn.Module):
     def __init__(self, in_features: int, out_features: int, lrelu: bool = False, lr_mul: float = 1.0,
                  bias_init: float = 0.0) -> None:
         super().__init__()
-        self.weight = nn.Parameter(_randn(out_features, in_features) / lr_mul)
+        w = _randn(out_features, in_features)
+        self.weight = nn.Parameter(w / lr_mul if _RANDOM_INIT.get() else w)  # no arithmetic on unused memory
         self.bias = nn.Parameter(torch.full([out_features], float(bias_init)))
         self.lrelu = lrelu
         self.weight_gain = lr_mul / math.sqrt(in_features)
@@ -319,21 +333,28 @@ def channels_for(config: dict) -> dict[int, int]:
             for i in range(1, int(math.log2(res)) + 1)}
 
 
-def complete_config(config: dict) -> dict:
-    """Defaults filled in, values normalised to JSON types; rejects impossible settings."""
+def _int_key(k):
+    return int(k) if isinstance(k, str) and k.isdigit() and len(k) <= 6 else k
+
+
+def complete_config(config: dict, source: str | None = None) -> dict:
+    """Defaults filled in, every field checked (:data:`SPEC`) and normalised to JSON types."""
     cfg = {**DEFAULTS, **{k: v for k, v in config.items() if v is not None or k == "conv_clamp"}}
-    res = int(cfg["img_resolution"])
-    if res < 4 or res & (res - 1):
-        raise InputError(f"StyleGAN2 resolution must be a power of two >= 4, not {res}")
-    if cfg["architecture"] not in ("skip", "resnet", "orig"):
-        raise InputError(f"unknown StyleGAN2 architecture {cfg['architecture']!r} (skip, resnet or orig)")
-    for k in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "channel_base", "channel_max",
-              "mapping_layers"):
-        cfg[k] = int(cfg[k])
-    cfg["conv_clamp"] = None if cfg["conv_clamp"] is None else float(cfg["conv_clamp"])
-    cfg["mapping_lr_mul"] = float(cfg["mapping_lr_mul"])
+    cfg = check_config(cfg, SPEC, source, "the StyleGAN2 configuration")
+    taps = [x for row in cfg["resample_filter"] for x in (row if isinstance(row, list) else [row])]
+    if sum(taps) == 0:
+        raise CheckpointError(source, "the StyleGAN2 configuration: field 'resample_filter' sums to zero")
     if cfg["channels"]:
-        cfg["channels"] = {str(k): int(v) for k, v in cfg["channels"].items()}
+        ch = cfg["channels"]
+        if not isinstance(ch, dict) or len(ch) > 16:
+            raise CheckpointError(source, "the StyleGAN2 configuration: field 'channels' is not a map of at most "
+                                  "16 resolutions to widths")
+        cfg["channels"] = {str(check_value("channels key", _int_key(k), PowerOfTwo(2, 8192), source)):
+                           check_value(f"channels[{k}]", v, Int(1, MAX_DIM), source) for k, v in ch.items()}
+        need = {str(2 ** i) for i in range(2, int(math.log2(cfg["img_resolution"])) + 1)}
+        if not need <= set(cfg["channels"]):
+            raise CheckpointError(source, f"the StyleGAN2 configuration: field 'channels' lacks resolutions "
+                                  f"{sorted(need - set(cfg['channels']), key=int)}")
     return cfg
 
 
@@ -465,9 +486,11 @@ def adopt_channel_formula(inferred: dict, declared: dict) -> dict:
 def config_from_init_kwargs(kw: dict) -> dict:
     """Our config from NVlabs ``Generator`` init kwargs (ADA: nested ``synthesis_kwargs``)."""
     kw = dict(kw)
-    syn = dict(kw.pop("synthesis_kwargs", None) or {})
+    syn = kw.pop("synthesis_kwargs", None) or {}
+    mk = kw.get("mapping_kwargs") or {}
+    if not isinstance(syn, dict) or not isinstance(mk, dict):
+        raise InputError("the init kwargs' synthesis_kwargs and mapping_kwargs must be mappings")
     kw = {**syn, **kw}
-    mk = dict(kw.get("mapping_kwargs") or {})
     if kw.get("activation", "lrelu") != "lrelu" or mk.get("activation", "lrelu") != "lrelu":
         raise InputError("only leaky-ReLU StyleGAN2 generators are supported")
     cfg = {k: kw[k] for k in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "channel_base",
@@ -483,9 +506,12 @@ def config_from_init_kwargs(kw: dict) -> dict:
 def declared_config(ckpt: Checkpoint) -> dict:
     """Settings from our metadata, a sidecar ``config.json`` or ``init_kwargs`` in either."""
     out: dict = {}
-    for src in (ckpt.sidecar, json.loads(ckpt.metadata["config"]) if ckpt.metadata.get("config") else None):
+    meta = load_json(ckpt.metadata["config"], ckpt.path, "the metadata 'config'") if ckpt.metadata.get("config") else None
+    for src in (ckpt.sidecar, meta):
         if isinstance(src, dict):
             src = src.get("init_kwargs", src)
+            if not isinstance(src, dict):
+                raise ckpt.fail("the declared 'init_kwargs' is not a mapping of settings")
             out.update(config_from_init_kwargs(src) if ("mapping_kwargs" in src or "synthesis_kwargs" in src) else src)
     return out
 
@@ -537,8 +563,9 @@ def from_native(state: dict[str, torch.Tensor], config: dict, arch: str = "style
 
     The module is built without initialising its weights and takes the given tensors over without
     copying, so loading needs about one copy of the weights in memory, not two."""
+    config = complete_config(config)
     with uninitialized():
-        gen = StyleGAN2Generator(config)
+        gen = build_bounded(lambda: StyleGAN2Generator(config), state, what="the StyleGAN2 configuration")
     shapes = {k: tuple(v.shape) for k, v in gen.state_dict().items()}
     bad = [k for k, v in state.items() if k in shapes and tuple(v.shape) != shapes[k]]
     missing, unexpected = sorted(set(shapes) - set(state)), sorted(set(state) - set(shapes))

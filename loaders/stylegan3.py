@@ -15,7 +15,6 @@ w+ slots: 0 feeds the Fourier-feature input (rotation and translation of the who
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -27,7 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError, InputError
+from ..limits import load_json
 from .base import GANGenerator
+from .config_check import MAX_DIM, Bool, Float, Int, build_bounded, check_config
 from .files import Checkpoint, state_dict_of, strip_prefix
 
 ARCHS = ("stylegan3-t", "stylegan3-r")
@@ -58,24 +59,44 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def normalize_init_kwargs(init_kwargs: dict) -> dict:
+MAPPING_SPEC = {"num_layers": Int(1, 64), "lr_multiplier": Float(0, 1e3, lo_open=True), "w_avg_beta": Float(0, 1)}
+SPEC = {
+    "z_dim": Int(1, MAX_DIM), "c_dim": Int(0, MAX_DIM), "w_dim": Int(1, MAX_DIM), "img_resolution": Int(4, 8192),
+    "img_channels": Int(1, 16), "channel_base": Int(1, 1 << 26), "channel_max": Int(1, MAX_DIM),
+    "num_layers": Int(1, 64), "num_critical": Int(0, 63), "first_cutoff": Float(0, 1e5, lo_open=True),
+    "first_stopband": Float(0, 1e5, lo_open=True), "last_stopband_rel": Float(0, 1e3, lo_open=True),
+    "margin_size": Int(0, 1024), "output_scale": Float(-1e6, 1e6), "num_fp16_res": Int(0, 64),
+    "conv_kernel": Int(1, 15), "filter_size": Int(1, 64), "lrelu_upsampling": Int(1, 16), "use_radial_filters": Bool(),
+    "conv_clamp": Float(0, 1e9, optional=True, lo_open=True), "magnitude_ema_beta": Float(0, 1),
+}
+"""What each setting may be, checked before the layer plan is computed from it."""
+
+
+def normalize_init_kwargs(init_kwargs: dict, source: str | None = None) -> dict:
     """Official ``_init_kwargs`` (synthesis settings flat or under ``synthesis_kwargs``) -> our config.
 
     The config keeps the official shape (flat synthesis settings, ``mapping_kwargs`` nested), with
-    every default written out so the plan never depends on this module's defaults changing."""
+    every default written out so the plan never depends on this module's defaults changing.  Every
+    field is checked (:data:`SPEC`) before anything is computed from it."""
     kw = dict(init_kwargs)
     nested = kw.pop("synthesis_kwargs", None) or {}
-    mapping = dict(kw.pop("mapping_kwargs", None) or {})
+    mapping = kw.pop("mapping_kwargs", None) or {}
+    if not isinstance(nested, dict) or not isinstance(mapping, dict):
+        raise CheckpointError(source, "the StyleGAN3 init kwargs: synthesis_kwargs and mapping_kwargs must be mappings")
     missing = [k for k in ("z_dim", "w_dim", "img_resolution") if k not in kw]
     if missing:
         raise InputError(f"StyleGAN3 init kwargs lack {', '.join(missing)}")
-    config: dict[str, Any] = {"z_dim": int(kw["z_dim"]), "c_dim": int(kw.get("c_dim", 0) or 0),
-                              "w_dim": int(kw["w_dim"]), "img_resolution": int(kw["img_resolution"]),
-                              "img_channels": int(kw.get("img_channels", 3))}
-    config["mapping_kwargs"] = {k: _plain(mapping.get(k, d)) for k, d in MAPPING_DEFAULTS.items()}
+    config: dict[str, Any] = {"z_dim": kw["z_dim"], "c_dim": kw.get("c_dim", 0) or 0, "w_dim": kw["w_dim"],
+                              "img_resolution": kw["img_resolution"], "img_channels": kw.get("img_channels", 3)}
+    config["mapping_kwargs"] = check_config({k: _plain(mapping.get(k, d)) for k, d in MAPPING_DEFAULTS.items()},
+                                            MAPPING_SPEC, source, "the StyleGAN3 mapping settings")
     for key, default in SYNTHESIS_DEFAULTS.items():
         value = kw.get(key, nested.get(key, default))
         config[key] = None if value is None else _plain(value)
+    config = check_config(config, SPEC, source, "the StyleGAN3 configuration")
+    if config["num_critical"] >= config["num_layers"]:
+        raise CheckpointError(source, f"the StyleGAN3 configuration: field 'num_critical' is {config['num_critical']}, "
+                              f"not below num_layers {config['num_layers']}")
     return config
 
 
@@ -185,14 +206,14 @@ def lowpass_filter(numtaps: int, cutoff: float, width: float, fs: float, radial:
         m = np.arange(numtaps) - (numtaps - 1) / 2
         c = cutoff / (fs / 2)
         h = c * np.sinc(c * m) * window
-        return torch.as_tensor(h / h.sum(), dtype=torch.float32)
+        return torch.as_tensor(h / h.sum(), dtype=torch.float32, device="cpu")
     x = (np.arange(numtaps) - (numtaps - 1) / 2) / fs
-    r = torch.as_tensor(np.hypot(*np.meshgrid(x, x)), dtype=torch.float64)
+    r = torch.as_tensor(np.hypot(*np.meshgrid(x, x)), dtype=torch.float64, device="cpu")
     arg = 2 * cutoff * np.pi * r
     safe = torch.where(r > 0, r, torch.ones_like(r))
     jinc = torch.where(r > 0, torch.special.bessel_j1(arg) / (np.pi * safe), torch.full_like(r, cutoff))
     h = jinc.numpy() * np.outer(window, window)
-    return torch.as_tensor(h / h.sum(), dtype=torch.float32)
+    return torch.as_tensor(h / h.sum(), dtype=torch.float32, device="cpu")
 
 
 # ----- the up/FIR/down steps with plain convolutions ------------------------------------------
@@ -491,8 +512,9 @@ def _filter_keys(layer_names: Sequence[str]) -> set[str]:
 def from_native(state: dict[str, torch.Tensor], config: dict, arch: str | None = None) -> StyleGAN3Generator:
     """Build from init kwargs and load ``state`` strictly; designed filters fill in only when the
     state has none (they are a pure function of the config)."""
+    config = normalize_init_kwargs(config)
     try:
-        gen = StyleGAN3Generator(config)
+        gen = build_bounded(lambda: StyleGAN3Generator(config), state, what="the StyleGAN3 configuration")
     except (KeyError, ValueError, TypeError, ZeroDivisionError) as e:
         raise CheckpointError(None, f"the StyleGAN3 settings are not usable ({type(e).__name__}: {e})") from None
     if arch is not None and arch != gen.arch:
@@ -547,10 +569,10 @@ def _declared(ckpt: Checkpoint) -> dict:
     """Init kwargs a user or tool wrote down: safetensors metadata or a sidecar JSON."""
     for key in ("init_kwargs", "config"):
         if ckpt.metadata.get(key):
-            try:
-                return dict(json.loads(ckpt.metadata[key]))
-            except (ValueError, TypeError):
-                raise ckpt.fail(f"the metadata {key!r} is not a JSON object") from None
+            value = load_json(ckpt.metadata[key], ckpt.path, f"the metadata {key!r}")
+            if not isinstance(value, dict):
+                raise ckpt.fail(f"the metadata {key!r} is not a JSON object")
+            return dict(value)
     side = dict(ckpt.sidecar or {})
     if isinstance(side.get("init_kwargs"), dict):
         return dict(side["init_kwargs"])
@@ -565,6 +587,8 @@ def infer_init_kwargs(sd: dict[str, torch.Tensor]) -> dict:
     mapping_layers = sum(1 for k in sd if re.fullmatch(r"mapping\.fc\d+\.weight", k))
     layers = sorted({(int(m.group(1)), int(m.group(2)), int(m.group(3))) for m in map(_LAYER_KEY.match, sd) if m})
     n = layers[-1][0]
+    if n > 64 or any(size > 8192 or ch > 1 << 16 for _, size, ch in layers):
+        raise ValueError("the synthesis layer names declare more than 64 layers, sizes over 8192 or widths over 65536")
     if [i for i, _, _ in layers] != list(range(n + 1)):
         raise ValueError("the synthesis layers L0.. are not numbered consecutively")
     res, img_channels = layers[-1][1], layers[-1][2]

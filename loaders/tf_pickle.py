@@ -1,4 +1,5 @@
-"""TF-era NVlabs StyleGAN2 pickles ``(G, D, Gs)`` converted to the NVlabs PyTorch layout, without TF.
+"""TF-era NVlabs pickles ``(G, D, Gs)`` read without TensorFlow: StyleGAN2 converted to the NVlabs PyTorch
+layout here, StyleGAN (v1) to the genforce layout in ``tf_stylegan1``.
 
 Each network is a ``dnnlib.tflib.network.Network`` whose pickled state holds ``name``,
 ``static_kwargs``, ``components`` (sub-networks ``mapping`` / ``synthesis``), ``build_module_src``
@@ -19,12 +20,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from .config_check import Int, check_config, check_value
 from .files import Checkpoint
 from .safe_pickle import Record
 
 NETWORK = "dnnlib.tflib.network.Network"
-V1_HINT = ("StyleGAN (v1) TF pickles are not supported; convert it to a genforce-layout .pth with the "
-           "genforce/sefa converter first, then load that file")
 
 
 def _is_net(obj: Any) -> bool:
@@ -117,32 +117,41 @@ def config_from_static_kwargs(kw: dict) -> dict:
              "mapping_fmaps": "layer_features"}
     cfg = {dst: kw[src] for src, dst in table.items() if src in kw}
     if "fmap_base" in kw:
-        cfg["channel_base"] = int(kw["fmap_base"]) * 2
+        cfg["channel_base"] = check_value("fmap_base", kw["fmap_base"], Int(1, 1 << 25), where="the TF static_kwargs") * 2
     if kw.get("nonlinearity", "lrelu") != "lrelu" or kw.get("mapping_nonlinearity", "lrelu") != "lrelu":
         raise ValueError("only leaky-ReLU StyleGAN2 generators are supported")
     return cfg
 
 
-def build(ckpt: Checkpoint):
-    """Build a StyleGAN2 generator from the ``Gs`` of a TF pickle."""
-    from . import stylegan2
-
-    gs = ckpt.obj[2]
-    params = collect_params(gs)
-    if _is_v1(gs, params):
-        raise ckpt.fail(V1_HINT)
-    if any("LabelConcat" in k for k in params):
-        raise ckpt.fail("conditional TF pickles of the original stylegan2 repository (LabelConcat) are not "
-                        "supported; only stylegan2-ada's LabelEmbed conditioning is")
+def static_kwargs_of(gs: Record) -> dict:
+    """The network's static kwargs over its components' (the top level wins)."""
     kw = {**(gs.state.get("static_kwargs") or {})}
     for comp in (gs.state.get("components") or {}).values():
         if _is_net(comp):
             kw = {**(comp.state.get("static_kwargs") or {}), **kw}
+    return kw
+
+
+def build(ckpt: Checkpoint):
+    """Build the generator of a TF pickle's ``Gs``: StyleGAN2 in the NVlabs layout, or StyleGAN (v1) in
+    the genforce layout (``tf_stylegan1``)."""
+    from . import stylegan2, tf_stylegan1
+
+    gs = ckpt.obj[2]
+    params = collect_params(gs)
+    if _is_v1(gs, params):
+        return tf_stylegan1.build(ckpt, params, static_kwargs_of(gs))
+    if any("LabelConcat" in k for k in params):
+        raise ckpt.fail("conditional TF pickles of the original stylegan2 repository (LabelConcat) are not "
+                        "supported; only stylegan2-ada's LabelEmbed conditioning is")
     try:
-        cfg = config_from_static_kwargs(kw)
+        cfg = config_from_static_kwargs(static_kwargs_of(gs))
     except ValueError as e:
         raise ckpt.fail(str(e)) from None
-    res = int(cfg.get("img_resolution") or _resolution(params))
+    cfg = check_config(cfg, stylegan2.SPEC, ckpt.path, "the TF pickle's static_kwargs")
+    res = cfg.get("img_resolution") or _resolution(params)
+    if not 4 <= res <= 8192:
+        raise ckpt.fail(f"the TF pickle's variables name a {res} px network")
     taps = cfg.get("resample_filter") or [1, 3, 3, 1]
     filt = stylegan2.setup_filter(taps)
     try:

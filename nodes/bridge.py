@@ -16,7 +16,9 @@ log = logging.getLogger("gan_latent_lab")
 
 FOLDERS = {"gan": (".pt", ".pth", ".pkl", ".safetensors", ".bin", ".tar", ".ckpt"),
            "gan_directions": (".safetensors", ".npy", ".npz", ".voynov", ".pt", ".pth"),
-           "gan_latents": (".safetensors",)}
+           "gan_latents": (".safetensors", ".npz", ".npy", ".pt"),
+           "gan_aux": (".pt", ".pth", ".safetensors"),
+           "gan_encoders": (".pt", ".pth")}
 BUILTIN_PREFIX = "builtin: "
 
 
@@ -113,6 +115,34 @@ def soft_empty_cache() -> None:
         mm.soft_empty_cache()
 
 
+# ----- outputs a node cannot give -------------------------------------------------------------
+class BlockedOutput:
+    """Outside ComfyUI: an output that is not there; the runner refuses a node that reads it, with ``message``."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"BlockedOutput({self.message!r})"
+
+
+def blocked_output(message: str) -> Any:
+    """A value for an output that only an error can replace: ComfyUI's ``ExecutionBlocker`` (a node that uses
+    it is not run and the UI shows ``message``; nodes that do not use it run normally), else :class:`BlockedOutput`."""
+    for name in ("comfy_execution.graph_utils", "comfy_execution.graph"):
+        mod = _comfy(name)
+        if mod is not None and hasattr(mod, "ExecutionBlocker"):
+            return mod.ExecutionBlocker(message)
+    return BlockedOutput(message)
+
+
+def blocked_message(value: Any) -> str | None:
+    """The message of a blocked output (ours or ComfyUI's), or None for a real value."""
+    if isinstance(value, BlockedOutput) or type(value).__name__ == "ExecutionBlocker":
+        return str(getattr(value, "message", None) or "this input comes from an output that is not available")
+    return None
+
+
 # ----- progress and interrupt ---------------------------------------------------------------
 _interrupt = threading.Event()
 
@@ -184,7 +214,7 @@ def _fallback_root() -> str:
 
 
 def register_folders() -> None:
-    """Add ``models/gan`` and ``models/gan_directions`` to ComfyUI's folder list, merging, never replacing."""
+    """Add our ``models/`` folders (:data:`FOLDERS`) to ComfyUI's folder list, merging, never replacing."""
     fp = _comfy("folder_paths")
     if fp is None:
         return

@@ -8,11 +8,11 @@ from ..directions import io as dio
 from ..directions.sefa import eigen_table, sefa
 from ..errors import InputError
 from . import bridge
-from .common import CATEGORY, DIRECTIONS, MODEL
-from .paths import safe_join
+from .common import CATEGORY, DIRECTIONS, MODEL, whole
+from .paths import output_path, safe_join
 
 SUBCATEGORY = f"{CATEGORY}/directions"
-READABLE = (".safetensors", ".npy", ".npz")
+READABLE = (".safetensors", ".npy", ".npz", ".pt")
 
 
 def direction_choices() -> list[str]:
@@ -35,6 +35,11 @@ def output_name(name: str, ext: str = ".safetensors") -> str:
     if not name:
         raise InputError("file name is empty")
     return name if name.lower().endswith(ext) else name + ext
+
+
+def save_path(name: str, overwrite: bool) -> str:
+    """Where Save Directions writes ``name`` (checked before anything is written)."""
+    return output_path(bridge.folder("gan_directions"), name, ".safetensors", overwrite)
 
 
 class SeFaDirections:
@@ -60,7 +65,7 @@ class SeFaDirections:
         }}
 
     def find(self, model, slots, top_k):
-        d = sefa(model, slots, min(int(top_k), model.w_dim))
+        d = sefa(model, slots, min(whole("top k", top_k), model.w_dim))
         return (d, eigen_table(d))
 
 
@@ -83,14 +88,14 @@ class SaveDirections:
         }}
 
     def save(self, directions, filename, overwrite):
-        path = directions_path(output_name(filename), must_exist=False)
+        path = save_path(filename, bool(overwrite))
         return (dio.save_directions(directions, path, overwrite=bool(overwrite)),)
 
 
 class LoadDirections:
     DESCRIPTION = ("Load a direction set from models/gan_directions: sets saved here, InterFaceGAN boundaries (.npy), "
-                   "GANSpace component files (.npz) and ComfyUI-StyleGan direction files. A set made for a model "
-                   "of another width is refused.")
+                   "GANSpace component files (.npz), ComfyUI-StyleGan direction files and e4e's direction files (.pt: "
+                   "age, smile, pose, ffhq_pca). A set made for a model of another width is refused.")
     CATEGORY = SUBCATEGORY
     RETURN_TYPES = (DIRECTIONS, "STRING")
     RETURN_NAMES = ("directions", "summary")

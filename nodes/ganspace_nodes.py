@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 import torch
 
@@ -11,8 +10,8 @@ from ..directions.ganspace import component_table, ganspace
 from ..directions.ganspace_io import save_ganspace_npz
 from ..errors import InputError
 from . import bridge
-from .common import CATEGORY, DIRECTIONS, MODEL, seed as check_seed
-from .paths import safe_join
+from .common import CATEGORY, DIRECTIONS, MODEL, whole, seed as check_seed
+from .paths import output_path
 
 SUBCATEGORY = f"{CATEGORY}/directions"
 MAX_SAMPLES = 10_000_000
@@ -24,12 +23,7 @@ def export_path(name: str) -> str | None:
     name = str(name or "").strip()
     if not name:
         return None
-    if not name.lower().endswith(".npz"):
-        name += ".npz"
-    path = safe_join(bridge.folder("gan_directions"), name)
-    if os.path.exists(path):
-        raise InputError(f"'{name}' already exists in models/gan_directions; choose another name")
-    return path
+    return output_path(bridge.folder("gan_directions"), name, ".npz")
 
 
 def run_ganspace(model, samples: int, components: int, seed: int, layer: str = "auto", converge: bool = True,
@@ -37,7 +31,7 @@ def run_ganspace(model, samples: int, components: int, seed: int, layer: str = "
     """Validate widget values, run GANSpace with ComfyUI's progress bar and cancel button, export if asked.
 
     The file is written only after sampling finished, atomically: an interrupted run leaves nothing."""
-    samples, components = int(samples), int(components)
+    samples, components = whole("samples", samples), whole("components", components)
     if not 2 <= samples <= MAX_SAMPLES:
         raise InputError(f"samples {samples} is outside 2..{MAX_SAMPLES}")
     if not 1 <= components <= MAX_COMPONENTS:

@@ -8,8 +8,8 @@ from ..directions import io as dio
 from ..directions.edit import concat, interpolate, style_mix
 from ..errors import InputError
 from . import bridge
-from .common import CATEGORY, LATENT, MAX_BATCH, MAX_IMAGES, MODEL, check_latent
-from .paths import safe_join
+from .common import CATEGORY, LATENT, MAX_BATCH, MAX_IMAGES, MODEL, check_latent, whole
+from .paths import output_path, safe_join
 
 SUBCATEGORY = f"{CATEGORY}/latent"
 
@@ -38,6 +38,7 @@ class LatentInterpolate:
 
     def run(self, latent_a, latent_b, steps, mode):
         pairs = max(len(latent_a), len(latent_b))
+        steps = whole("steps", steps)
         if pairs * int(steps) > MAX_IMAGES:
             raise InputError(f"{pairs} pairs x {steps} steps is {pairs * int(steps)} latents, more than {MAX_IMAGES}")
         return (interpolate(latent_a, latent_b, steps, mode),)
@@ -95,7 +96,9 @@ class StyleMix:
 
 
 class SaveLatent:
-    DESCRIPTION = "Save latent codes (with z, class, seeds and the model's fingerprint) to models/gan_latents."
+    DESCRIPTION = ("Save latent codes (with z, class, seeds and the model's fingerprint) to models/gan_latents. A name "
+                   "ending in .npz writes NVIDIA's projector layout (projected_w.npz: 'w' [n, slots, width]), which "
+                   "StyleGAN2-ADA / StyleGAN3 generate.py --projected-w reads.")
     CATEGORY = SUBCATEGORY
     RETURN_TYPES = ("STRING",)
     RETURN_NAMES = ("path",)
@@ -107,43 +110,44 @@ class SaveLatent:
     def INPUT_TYPES(cls):
         return {"required": {
             "latent": (LATENT, {"tooltip": "Codes to save."}),
-            "filename": ("STRING", {"default": "latent", "tooltip": "Name inside models/gan_latents; .safetensors is added."}),
+            "filename": ("STRING", {"default": "latent", "tooltip": "Name inside models/gan_latents; .safetensors is "
+                                                                     "added unless it ends in .npz (NVIDIA's layout)."}),
             "overwrite": ("BOOLEAN", {"default": False, "tooltip": "Replace an existing file of that name."}),
         }}
 
     def save(self, latent, filename, overwrite):
-        name = str(filename).strip()
-        if not name:
-            raise InputError("file name is empty")
-        if not name.lower().endswith(".safetensors"):
-            name += ".safetensors"
-        path = safe_join(bridge.folder("gan_latents"), name)
+        path = output_path(bridge.folder("gan_latents"), filename, (".safetensors", ".npz"), bool(overwrite))
         return (dio.save_latent(latent, path, overwrite=bool(overwrite)),)
 
 
 class LoadLatent:
-    DESCRIPTION = "Load latent codes saved by Save GAN Latent; checked against the model so codes never meet another model."
+    DESCRIPTION = ("Load latent codes: files written by Save GAN Latent (checked against the model, so codes never meet "
+                   "another model), and other tools' latents: NVIDIA's projected_w.npz, TF StyleGAN dlatents.npz, "
+                   ".npy arrays, rosinality projector .pt files and e4e / PTI latent tensors. Those name no model: "
+                   "connect the model they were made with, which binds them (widths and slots checked).")
     CATEGORY = SUBCATEGORY
     RETURN_TYPES = (LATENT, "STRING")
     RETURN_NAMES = ("latent", "summary")
-    OUTPUT_TOOLTIPS = ("The saved codes.", "Count, seeds and model fingerprint.")
+    OUTPUT_TOOLTIPS = ("The saved codes.", "Count, shape, seeds and model fingerprint.")
     FUNCTION = "load"
 
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "model": (MODEL, {"tooltip": "The generator the codes must belong to."}),
-            "latent_name": (latent_choices(), {"tooltip": "File in models/gan_latents."}),
+            "latent_name": (latent_choices(), {"tooltip": "File in models/gan_latents (.safetensors, .npz, .npy, .pt)."}),
+        }, "optional": {
+            "model": (MODEL, {"tooltip": "The generator the codes belong to: checks files of ours, binds other tools' "
+                                         "files (required for those)."}),
         }}
 
-    def load(self, model, latent_name):
+    def load(self, latent_name, model=None):
         path = bridge.full_path("gan_latents", latent_name) or safe_join(bridge.folder("gan_latents"), latent_name)
         if not os.path.isfile(path):
             raise InputError(f"no latent file {latent_name!r} in models/gan_latents")
-        latent = dio.load_latent(path)
-        check_latent(model, latent)
+        latent = dio.load_latent(path, model)
         seeds = f", seeds {latent.seeds[0]}..{latent.seeds[-1]}" if latent.seeds else ""
-        return (latent, f"{len(latent)} latents{seeds}, model {latent.fingerprint}")
+        return (latent, f"{len(latent)} latents [{latent.num_ws} slots x {latent.dim}]{seeds}, "
+                        f"model {latent.fingerprint}")
 
 
 NODES = {

@@ -12,7 +12,9 @@ from .. import loaders
 from ..directions.latent import GANLatent
 from ..errors import InputError
 from . import bridge
-from .common import CATEGORY, DECODE_CHUNK, LATENT, MAX_BATCH, MAX_IMAGES, MODEL, SEED_MAX, batch_size, check_latent, finite, seed, to_image
+from .common import (CATEGORY, DECODE_CHUNK, LATENT, MAX_BATCH, MAX_IMAGES, MODEL, SEED_MAX, batch_size, check_latent, finite,
+                     seed, to_image, whole)
+from .paths import output_path
 
 # Built-in entries: real DCGANs shipped by PyPI packages, so a fresh install has a model.
 BUILTINS = {
@@ -80,8 +82,8 @@ def load_model(name: str) -> loaders.GANGenerator:
 
 
 class LoadGANModel:
-    DESCRIPTION = ("Load a GAN generator (StyleGAN 1/2/3, BigGAN, PGGAN, DCGAN) from models/gan. Files are read "
-                   "without running any code they contain.")
+    DESCRIPTION = ("Load a GAN generator (StyleGAN 1/2/3, BigGAN and BigGAN-deep, PGGAN / ProgGAN, SN-GAN, DCGAN) "
+                   "from models/gan. Files are read without running any code they contain.")
     CATEGORY = CATEGORY
     RETURN_TYPES = (MODEL, "STRING")
     RETURN_NAMES = ("model", "summary")
@@ -92,7 +94,8 @@ class LoadGANModel:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"model_name": (model_choices(), {
-            "tooltip": "Checkpoint in models/gan (.pkl, .pt, .pth, .safetensors, BigGAN folder) or a built-in model."})}}
+            "tooltip": "Checkpoint in models/gan (.pkl, .pt, .pth, .safetensors, BigGAN folder, "
+                       "an SN-GAN folder's generator.pt) or a built-in model."})}}
 
     def load(self, model_name):
         gen = load_model(model_name)
@@ -139,7 +142,7 @@ def sample_latent(model, first_seed, n, psi, cutoff, class_label="0") -> tuple[G
     with torch.no_grad():
         z = model.sample_z(seeds)
         c = model.make_c(class_label, n)
-        codes = model.mapping(z, c, truncation_psi=psi, truncation_cutoff=int(cutoff) or None)
+        codes = model.mapping(z, c, truncation_psi=psi, truncation_cutoff=whole("truncation cutoff", cutoff) or None)
     note = f"{n} latents, seeds {s0}..{s0 + n - 1}, psi {psi}" + (f", cutoff {cutoff}" if cutoff else "")
     if model.c_dim:
         note += f", class {class_label}"
@@ -189,8 +192,44 @@ def decode_latent(model, latent: GANLatent, noise_mode: str = "const", chunk: in
     return torch.cat(parts)
 
 
+def model_file_path(filename: str, overwrite: bool = False) -> str:
+    """Where Save GAN Model writes ``filename``: inside models/gan, ``.safetensors`` added, checked before work."""
+    base = str(filename).strip().replace("\\", "/").rsplit("/", 1)[-1]
+    if base.startswith(".") and base.strip("."):
+        raise InputError(f"file name {base[:40]!r} is hidden (starts with '.')")
+    return output_path(bridge.folder("gan"), filename, ".safetensors", overwrite)
+
+
+class SaveGANModel:
+    DESCRIPTION = ("Save a generator (e.g. one made by Pivotal Tuning) to models/gan as safetensors: weights, "
+                   "architecture and settings, no code. Load GAN Model lists it and loads it with the same "
+                   "fingerprint, still accepting latents and directions made on the model it was tuned from.")
+    CATEGORY = CATEGORY
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("path",)
+    OUTPUT_TOOLTIPS = ("Where the file was written.",)
+    OUTPUT_NODE = True
+    FUNCTION = "save"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "model": (MODEL, {"tooltip": "The generator to save."}),
+            "filename": ("STRING", {"default": "tuned_generator", "tooltip":
+                                    "Name inside models/gan; .safetensors is added."}),
+            "overwrite": ("BOOLEAN", {"default": False, "tooltip": "Replace an existing file of that name."}),
+        }}
+
+    def save(self, model, filename, overwrite):
+        path = model_file_path(filename, bool(overwrite))
+        if not isinstance(model, loaders.GANGenerator):
+            raise InputError(f"Save GAN Model needs a generator (Load GAN Model, Pivotal Tuning), not a {type(model).__name__}")
+        return (loaders.save_converted(model, path, overwrite=bool(overwrite)),)
+
+
 NODES = {
     "GANLabLoadModel": (LoadGANModel, "Load GAN Model"),
+    "GANLabSaveModel": (SaveGANModel, "Save GAN Model"),
     "GANLabLatentFromSeed": (GANLatentFromSeed, "GAN Latent from Seed"),
     "GANLabDecode": (GANDecode, "GAN Decode"),
 }

@@ -14,8 +14,8 @@ from ..directions.voynov import (DEFAULT_BATCH, DEFAULT_STEPS, check_settings, d
                                  train_voynov)
 from ..errors import InputError
 from . import bridge
-from .common import CATEGORY, DIRECTIONS, MODEL, SEED_MAX, finite, seed
-from .paths import safe_join
+from .common import CATEGORY, DIRECTIONS, MODEL, SEED_MAX, finite, seed, whole
+from .paths import output_path
 
 SUBCATEGORY = f"{CATEGORY}/directions"
 EXT = ".voynov"
@@ -32,10 +32,7 @@ def parse_slots(text: str, num_ws: int) -> list[int] | None:
 
 def run_path(name: str) -> str:
     """The run file for a run name, inside models/gan_directions."""
-    name = str(name).strip()
-    if not name.lower().endswith(EXT):
-        name += EXT
-    return safe_join(bridge.folder("gan_directions"), name)
+    return output_path(bridge.folder("gan_directions"), name, EXT, overwrite=True)
 
 
 def describe(stats: dict, k: int, name: str) -> str:
@@ -111,6 +108,8 @@ def train_voynov_node(model, k, steps, batch, lr, deformator, slots, seed_value,
     path = run_path(run_name)
     slot_list = parse_slots(slots, model.num_ws)
     seed_value = seed(seed_value)
+    k, steps, batch = whole("directions", k), whole("steps", steps), whole("batch size", batch)
+    checkpoint_every, preview_every = whole("checkpoint every", checkpoint_every), whole("preview every", preview_every)
     if int(steps) < 1:
         raise InputError(f"steps ({steps}) must be at least 1")
     # every setting is checked before the model is moved or copied: a bad K, batch or seed costs nothing

@@ -53,6 +53,8 @@ from make_thumbnails import import_pack  # noqa: E402 - the pack from this check
 FACE = "builtin: face DCGAN 64px (gan-face-generate)"
 STYLEGAN2_FILE = "stylegan2-ffhq-1024x1024.pkl"
 BIGGAN_FILE = "biggan-deep-128/pytorch_model.bin"
+E4E_FILE = "e4e_ffhq_encode.pt"
+INPUT_IMAGE = "example.png"  # ships in every ComfyUI's input/ folder
 NOTE_COLOR, NOTE_BG = "#432", "#653"
 EXAMPLES_DIR = os.path.join(ROOT, "example_workflows")
 README = os.path.join(ROOT, "README.md")
@@ -308,6 +310,39 @@ def _examples() -> list[Example]:
              (3, 0, 5, "directions"), (2, 0, 7, "latent_a"), (4, 0, 7, "latent_b"), (5, 0, 7, "latent_c"),
              (6, 0, 7, "latent_d"), (7, 0, 8, "latent"), (8, 0, 9, "images")],
             needs=BIGGAN_FILE, labels=["class", "early blocks", "late blocks", "class mix"]),
+        Example(
+            "encode_and_edit", 8, "Edit a photo with e4e",
+            "Load Image → Load Image Encoder → Encode Image → Apply Direction (e4e's `age.pt`, strength −3) → GAN "
+            "Decode: the reconstruction beside the edit, and the photo. Needs `e4e_ffhq_encode.pt` in "
+            "`models/gan_encoders` and e4e's direction files in `models/gan_directions`; **the picture is a random "
+            "stand-in encoder with the 32 px test decoder**",
+            "Encode a photo with e4e, then edit it.\n\n"
+            f"Needs encoder4editing's FFHQ encoder: put {E4E_FILE} into models/gan_encoders. The file also holds the "
+            "FFHQ StyleGAN2 it was trained with; Load Image Encoder gives it as its decoder output, so nothing goes into "
+            "models/gan. For the edit, put e4e's direction files into models/gan_directions (from the encoder4editing "
+            "repository: editings/interfacegan_directions/age.pt, smile.pt, pose.pt and editings/ganspace_pca/"
+            "ffhq_pca.pt).\n\n"
+            f"Load Image opens {INPUT_IMAGE} (ComfyUI's sample drawing): pick your own photo, a face cropped and aligned "
+            "like FFHQ works best. Encode Image turns it into 18 w codes in one forward pass (resized to 256x256 first). "
+            "Apply Direction moves them along age.pt with strength -3, as e4e's notebook does; flip the sign for the "
+            "other way. smile.pt and pose.pt work the same way. ffhq_pca.pt holds 80 GANSpace components: e4e's scripts "
+            "use component 54 on slot 7 (eyes), 58 on slots 7-8 (beard) and 34 on slot 10 (lipstick); with "
+            "strength_in_sigma on, the strength is in standard deviations. GAN Latent Batch puts the reconstruction "
+            "beside the edit; the preview shows the photo itself.",
+            [N(1, "LoadImage", {"image": INPUT_IMAGE}),
+             N(2, "GANLabLoadImageEncoder", {"encoder_name": E4E_FILE}),
+             N(3, "GANLabEncodeImage"),
+             N(4, "GANLabLoadDirections", {"directions_name": "age.pt"}),
+             N(5, "GANLabApplyDirection", {"index": 0, "strength": -3.0, "slot_start": 0, "slot_end": -1},
+               title="Apply Direction (age)"),
+             N(6, "GANLabLatentBatch"),
+             N(7, "GANLabDecode"),
+             N(8, "SaveImage", {"filename_prefix": "gan_latent_lab/encode_and_edit"}),
+             N(9, "PreviewImage")],
+            [(1, 0, 3, "image"), (2, 0, 3, "encoder"), (2, 1, 3, "model"), (2, 1, 4, "model"), (2, 1, 5, "model"),
+             (3, 0, 5, "latent"), (4, 0, 5, "directions"), (3, 0, 6, "latent_a"), (5, 0, 6, "latent_b"),
+             (2, 1, 7, "model"), (6, 0, 7, "latent"), (7, 0, 8, "images"), (1, 0, 9, "images")],
+            needs=E4E_FILE, labels=["reconstruction", "age -3", "photo"]),
     ]
 
 
@@ -329,11 +364,13 @@ def key_of(path: str | os.PathLike) -> str:
     raise KeyError(f"{name} is not one of the examples scripts/build_examples.py writes")
 
 
-# Core ComfyUI nodes the examples use: (socket inputs, widgets with their defaults).
+# Core ComfyUI nodes the examples use: (socket inputs, widgets with their defaults[, outputs]).
+# LoadImage's second widget is the front end's upload button, saved as the value "image".
 CORE = {
     "SaveImage": ([("images", "IMAGE")], [("filename_prefix", "ComfyUI")]),
     "PreviewImage": ([("images", "IMAGE")], []),
     "SaveAnimatedPNG": ([("images", "IMAGE")], [("filename_prefix", "ComfyUI"), ("fps", 6.0), ("compress_level", 4)]),
+    "LoadImage": ([], [("image", INPUT_IMAGE), ("upload", "image")], [("IMAGE", "IMAGE"), ("MASK", "MASK")]),
 }
 
 
@@ -343,8 +380,8 @@ def node_shape(type_: str) -> tuple[list[tuple[str, str]], list[tuple[str, Any, 
     from gan_latent_lab.workflow import SEED_NAMES, is_widget
 
     if type_ in CORE:
-        sockets, widgets = CORE[type_]
-        return sockets, [(n, d, False) for n, d in widgets], [], type_
+        sockets, widgets, *outputs = CORE[type_]
+        return sockets, [(n, d, False) for n, d in widgets], (outputs[0] if outputs else []), type_
     cls = pack.NODE_CLASS_MAPPINGS[type_]
     spec = cls.INPUT_TYPES()
     sockets, widgets = [], []

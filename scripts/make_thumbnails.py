@@ -10,12 +10,13 @@ For each example (scripts/build_examples.py: key, file name, labels) this writes
 - ``docs/<key>.png``: the same picture at 384 px for the README;
 - ``docs/icon.png`` (256 px, the pack's icon) from the first example's faces.
 
-Examples whose checkpoint is not in the models folder (the StyleGAN2 and BigGAN ones on a machine
-without those downloads) are rendered on the test stand-ins (tests/model_files.py: small random
-generators from tests/data/oracles written under the same file names, with the widget overrides the
-tests use), and the picture says so in a banner: what it shows is random, and which file gives real
-images.  The Voynov example trains for --voynov-steps (default: the file's own 2,000), and the picture
-says how many.  Everything else runs exactly as the file says.
+Examples whose checkpoint is not in the models folder (the StyleGAN2, BigGAN and e4e ones on a
+machine without those downloads) are rendered on the test stand-ins (tests/model_files.py: small
+random networks from tests/data/oracles written under the same file names, a stand-in
+input/example.png, with the widget overrides the tests use), and the picture says so in a banner:
+what it shows is random, and which file gives real images.  The Voynov example trains for
+--voynov-steps (default: the file's own 2,000), and the picture says how many.  Everything else runs
+exactly as the file says.
 """
 
 from __future__ import annotations
@@ -169,13 +170,14 @@ def stand_ins():
 
 
 def needs_stand_in(wf: str) -> bool:
-    """True when a Load GAN Model node names a file that is not in the models folder."""
+    """True when a Load GAN Model or Load Image Encoder node names a file that is not in the models folder."""
     from gan_latent_lab import workflow
     from gan_latent_lab.nodes import bridge
 
     for step in workflow.resolve(wf).values():
-        name = step.inputs.get("model_name") if step.type == "GANLabLoadModel" else None
-        if name and not name.startswith(bridge.BUILTIN_PREFIX) and bridge.full_path("gan", name) is None:
+        kind, name = {"GANLabLoadModel": ("gan", step.inputs.get("model_name")),
+                      "GANLabLoadImageEncoder": ("gan_encoders", step.inputs.get("encoder_name"))}.get(step.type, (None, None))
+        if name and not name.startswith(bridge.BUILTIN_PREFIX) and bridge.full_path(kind, name) is None:
             return True
     return False
 
@@ -187,7 +189,7 @@ def make(key: str, voynov_steps: int | None = None) -> None:
 
     ex = builder().BY_KEY[key]
     wf = builder().path_of(key)
-    overrides, how, banner, caption = {}, "as saved", None, None
+    overrides, how, banner, caption, input_dir = {}, "as saved", None, None, None
     with tempfile.TemporaryDirectory() as out:
         saved_env = os.environ.get("GAN_LATENT_LAB_MODELS")
         try:
@@ -199,10 +201,12 @@ def make(key: str, voynov_steps: int | None = None) -> None:
             elif needs_stand_in(wf):
                 mf = stand_ins()
                 mf.write_example_models(Path(out) / "models")
+                mf.write_example_inputs(Path(out) / "input")
                 os.environ["GAN_LATENT_LAB_MODELS"] = os.path.join(out, "models")
+                input_dir = os.path.join(out, "input")
                 overrides, how = mf.STANDIN_OVERRIDES.get(key, {}), "on the random test stand-in"
                 banner = ["STAND-IN: a small random model", f"real images need {ex.needs}"]
-            result = workflow.run(wf, os.path.join(out, "images"), overrides=overrides)
+            result = workflow.run(wf, os.path.join(out, "images"), overrides=overrides, input_dir=input_dir)
         finally:
             if saved_env is None:
                 os.environ.pop("GAN_LATENT_LAB_MODELS", None)

@@ -30,10 +30,14 @@ TOOLTIP_LIMIT = 200
 # Combo inputs whose choices are the files on this machine: shown as what they list, not the list.
 FILE_COMBOS = {
     "model_name": "a checkpoint in `models/gan` (file or BigGAN folder) or a built-in model",
-    "directions_name": "a `.safetensors`, `.npy` or `.npz` file in `models/gan_directions`",
+    "directions_name": "a `.safetensors`, `.npy`, `.npz` or `.pt` file in `models/gan_directions`",
+    "encoder_name": "an e4e / pSp `.pt` checkpoint in `models/gan_encoders`",
     "run": "a `.voynov` run file in `models/gan_directions`",
     "file": "a `.pt` or `.pth` deformator file in `models/gan_directions`",
-    "latent_name": "a `.safetensors` latent file in `models/gan_latents`",
+    "latent_name": "a latent file in `models/gan_latents` (`.safetensors`, `.npz`, `.npy`, `.pt`)",
+    "vgg_file": "a VGG16 file in `models/gan_aux` (`vgg16-397923af.pth`, `vgg16.pt`), or `none (pixel + MS-SSIM)`",
+    "lpips_weights": "`auto (vgg.pth in models/gan_aux, else the VGG16 file's own)` (default), "
+                     "`none (uniform layer weights)`, or a file in `models/gan_aux`",
 }
 
 

@@ -189,10 +189,14 @@ class ComfyServer:
             raise ValueError(f"GET {path}: HTTP {status}: {raw[:500]!r}")
         return json.loads(raw)
 
-    def queue(self, api_prompt: dict) -> tuple[int, dict]:
+    def queue(self, api_prompt: dict, client_id: str | None = None) -> tuple[int, dict]:
         """POST /prompt; returns the HTTP status and the answer (prompt_id, or error and node_errors)."""
-        status, raw = self.request("/prompt", {"prompt": api_prompt, "client_id": uuid.uuid4().hex})
+        status, raw = self.request("/prompt", {"prompt": api_prompt, "client_id": client_id or uuid.uuid4().hex})
         return status, json.loads(raw)
+
+    def listen(self, client_id: str) -> "WebSocketReader":
+        """The websocket the front end listens on: what ComfyUI tells the UI (errors of blocked nodes among it)."""
+        return WebSocketReader("127.0.0.1", self.port, client_id)
 
     def wait_history(self, prompt_id: str, timeout: float = 180) -> dict:
         """The finished history entry of a prompt (its status says success or error)."""
@@ -214,3 +218,69 @@ class ComfyServer:
         if status != 200:
             raise ValueError(f"GET /view?{query}: HTTP {status}")
         return raw
+
+
+class WebSocketReader:
+    """A minimal client for ComfyUI's ``/ws`` (RFC 6455, text frames only): enough to read the events a
+    front end gets, which the HTTP history does not keep (e.g. ``execution_error`` of a blocked node)."""
+
+    def __init__(self, host: str, port: int, client_id: str, timeout: float = REQUEST_TIMEOUT_S) -> None:
+        import base64
+
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET /ws?clientId={client_id} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        if b" 101 " not in head.split(b"\r\n", 1)[0]:
+            raise ConnectionError(f"websocket upgrade refused: {head[:200]!r}")
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("websocket closed")
+        self.buf += chunk
+
+    def _take(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def message(self) -> dict | None:
+        """The next JSON text message (None for binary or control frames)."""
+        import struct
+
+        b0, b1 = self._take(2)
+        length = b1 & 0x7F
+        if length == 126:
+            length = struct.unpack(">H", self._take(2))[0]
+        elif length == 127:
+            length = struct.unpack(">Q", self._take(8))[0]
+        mask = self._take(4) if b1 & 0x80 else None
+        payload = self._take(length)
+        if mask:
+            payload = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+        return json.loads(payload) if b0 & 0x0F == 1 else None
+
+    def until_done(self, prompt_id: str, timeout: float = 180) -> list[dict]:
+        """Every message up to the end of ``prompt_id`` (``executing`` with no node, or a success / error)."""
+        out: list[dict] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg = self.message()
+            if msg is None:
+                continue
+            out.append(msg)
+            data = msg.get("data") or {}
+            if data.get("prompt_id") == prompt_id and (
+                    msg.get("type") in ("execution_success", "execution_interrupted")
+                    or (msg.get("type") == "executing" and data.get("node") is None)):
+                return out
+        raise TimeoutError(f"prompt {prompt_id} did not finish in {timeout:.0f} s")
+
+    def close(self) -> None:
+        self.sock.close()

@@ -4,7 +4,7 @@ ComfyUI starts with its own frontend (comfyui-frontend-package) and this pack li
 Playwright drives Debian's Chromium.  Through the UI: the template browser lists every example in
 number order with its thumbnail; each example loads from its card with no missing node and every widget
 showing the file's value; the examples that use the built-in model run from the Run button and their
-images appear on the canvas.  The two examples that need a download load on the test stand-ins (same
+images appear on the canvas.  The examples that need a download load on the test stand-ins (same
 file names), and, as in tests/test_comfyui_e2e.py, GANSpace's samples and Voynov's steps are lowered
 through their widgets before running (tests/model_files.py STANDIN_OVERRIDES).
 
@@ -49,7 +49,7 @@ pytestmark = [
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import comfy_harness  # noqa: E402
-from model_files import STANDIN_OVERRIDES, examples_builder, write_example_models  # noqa: E402
+from model_files import STANDIN_OVERRIDES, examples_builder, write_example_inputs, write_example_models  # noqa: E402
 
 PACK = Path(gan_latent_lab.__file__).resolve().parent
 EXAMPLES = sorted(examples_builder().EXAMPLES, key=lambda e: e.number)
@@ -71,7 +71,8 @@ def server():
         pytest.skip(f"ComfyUI's python lacks the real frontend ({missing}): run scripts/setup_browser.sh")
     s = comfy_harness.ComfyServer(ROOT, str(PACK), folder_name=FOLDER, first_port=FIRST_PORT,
                                   front_end_root="installed")
-    write_example_models(Path(s.base) / "models")  # the StyleGAN2 / BigGAN stand-ins the examples name
+    write_example_models(Path(s.base) / "models")  # the StyleGAN2 / BigGAN / e4e stand-ins the examples name
+    write_example_inputs(Path(s.base) / "input")  # the example.png LoadImage opens
     with s:
         # a returning user: no first-run template dialog over the canvas
         status, _ = s.request("/settings/Comfy.TutorialCompleted", True)

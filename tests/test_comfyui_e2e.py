@@ -10,6 +10,7 @@ import os
 import sys
 import time
 import urllib.parse
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,8 @@ pytestmark = [
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import comfy_harness  # noqa: E402
-from model_files import STANDIN_OVERRIDES, example_key, example_path, write_example_models  # noqa: E402
+from model_files import (STANDIN_OVERRIDES, example_key, example_path, write_example_inputs,  # noqa: E402
+                         write_example_models)
 
 PACK = Path(gan_latent_lab.__file__).resolve().parent
 EXAMPLES = sorted((PACK / "example_workflows").glob("*.json"))
@@ -38,7 +40,8 @@ BUILTIN_FACE = "builtin: face DCGAN 64px (gan-face-generate)"
 @pytest.fixture(scope="module")
 def server():
     s = comfy_harness.ComfyServer(ROOT, str(PACK), folder_name="gan-latent-lab")
-    write_example_models(Path(s.base) / "models")  # the StyleGAN2 / BigGAN stand-ins the examples name
+    write_example_models(Path(s.base) / "models")  # the StyleGAN2 / BigGAN / e4e stand-ins the examples name
+    write_example_inputs(Path(s.base) / "input")  # the example.png LoadImage opens
     with s:
         yield s
 
@@ -116,6 +119,7 @@ def test_every_example_runs_in_comfyui_like_the_runner(server, path, tmp_path):
               if item.get("type") == "output"]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GAN_LATENT_LAB_MODELS", str(Path(server.base) / "models"))
+        mp.setenv("GAN_LATENT_LAB_INPUT", str(Path(server.base) / "input"))
         ours = workflow.run(path, tmp_path, overrides=STANDIN_OVERRIDES.get(example_key(path)))
     ours = [np.asarray(Image.open(p).convert("RGB")).astype(np.int16) for p in ours.images
             if "preview" not in os.path.basename(p)]
@@ -169,3 +173,40 @@ def test_pack_imports_under_another_folder_name():
         assert set(gan_latent_lab.NODE_CLASS_MAPPINGS) <= set(info)
         entry = run_prompt(other, workflow.to_api(SAMPLE))
         assert len(entry["outputs"]["4"]["images"]) == 4
+
+
+def test_encoder_without_decoder_blocks_only_what_reads_its_decoder(server):
+    """ComfyUI's ExecutionBlocker: the branch that reads the missing decoder does not run and reports the
+    message; a branch that encodes with a model from Load GAN Model (retarget) runs."""
+    from model_files import write_standin_encoder
+
+    write_standin_encoder(Path(server.base) / "models" / "gan_encoders" / "e4e_no_decoder.pt", "e4e", with_decoder=False)
+    api = {
+        "1": {"class_type": "GANLabLoadImageEncoder", "inputs": {"encoder_name": "e4e_no_decoder.pt"}},
+        "2": {"class_type": "GANLabLoadModel", "inputs": {"model_name": "stylegan2-ffhq-1024x1024.pkl"}},
+        "3": {"class_type": "LoadImage", "inputs": {"image": "example.png", "upload": "image"}},
+        "4": {"class_type": "GANLabEncodeImage", "inputs": {"encoder": ["1", 0], "model": ["2", 0], "image": ["3", 0],
+                                                            "retarget": True}},
+        "5": {"class_type": "GANLabDecode", "inputs": {"model": ["2", 0], "latent": ["4", 0], "noise_mode": "const"}},
+        "6": {"class_type": "SaveImage", "inputs": {"images": ["5", 0], "filename_prefix": "gll_retarget"}},
+        "7": {"class_type": "GANLabLatentFromSeed", "inputs": {"model": ["1", 1], "seed": 0, "batch_size": 1,
+                                                               "truncation_psi": 1.0, "truncation_cutoff": 0,
+                                                               "class_label": "0"}},
+        "8": {"class_type": "GANLabDecode", "inputs": {"model": ["1", 1], "latent": ["7", 0], "noise_mode": "const"}},
+        "9": {"class_type": "SaveImage", "inputs": {"images": ["8", 0], "filename_prefix": "gll_blocked"}},
+    }
+    client = uuid.uuid4().hex
+    ws = server.listen(client)
+    try:
+        status, answer = server.queue(api, client_id=client)
+        assert status == 200 and not answer.get("node_errors"), answer
+        events = ws.until_done(answer["prompt_id"], timeout=300)
+    finally:
+        ws.close()
+    entry = server.wait_history(answer["prompt_id"])
+    outputs = entry["outputs"]
+    assert len(outputs.get("6", {}).get("images", [])) == 1, json.dumps(entry)[:2000]
+    assert not outputs.get("9", {}).get("images")
+    errors = [e["data"] for e in events if e.get("type") == "execution_error"]
+    assert sorted(e["node_id"] for e in errors) == ["7", "8"], errors  # the two readers of the missing decoder
+    assert all("e4e_no_decoder.pt holds only an encoder" in e["exception_message"] for e in errors)

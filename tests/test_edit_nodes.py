@@ -124,7 +124,7 @@ def test_latent_nodes(model, latent, models_dir):
     assert torch.equal(mixed.codes, other.codes.expand(3, -1, -1))  # one slot: all of B
     path = ln.SaveLatent().save(latent, "my_latent", False)[0]
     assert Path(path).parent == models_dir / "gan_latents"
-    back, summary = ln.LoadLatent().load(model, "my_latent.safetensors")
+    back, summary = ln.LoadLatent().load("my_latent.safetensors", model)
     assert torch.equal(back.codes, latent.codes) and back.seeds == [10, 11, 12] and "seeds 10..12" in summary
     imgs = mn.GANDecode().decode(model, back, "const")[0]
     assert imgs.shape == (3, 64, 64, 3)

@@ -15,7 +15,8 @@ from PIL import Image
 
 from gan_latent_lab import workflow
 from gan_latent_lab.nodes import bridge
-from model_files import STANDIN_OVERRIDES, example_key, example_path, examples_builder, write_example_models
+from model_files import (STANDIN_OVERRIDES, example_key, example_path, examples_builder, write_example_inputs,
+                         write_example_models)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "example_workflows").glob("*.json"))
@@ -26,8 +27,10 @@ KEYS = [example_key(p) for p in EXAMPLES]
 def models_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     write_example_models(root)
+    write_example_inputs(root / "input")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GAN_LATENT_LAB_MODELS", str(root))
+        mp.setenv("GAN_LATENT_LAB_INPUT", str(root / "input"))
         yield root
 
 
@@ -40,9 +43,10 @@ def pixels(path) -> np.ndarray:
         return np.asarray(im.convert("RGB")).astype(np.int16)
 
 
-def test_the_seven_examples_exist_and_match_the_build_script():
+def test_the_examples_exist_and_match_the_build_script():
     assert {"sample_and_decode", "sefa_explorer_grid", "layerwise_edit", "ganspace_vs_sefa",
-            "voynov_train_save_apply", "biggan_class_edit", "interpolation_animation"} <= set(KEYS)
+            "voynov_train_save_apply", "biggan_class_edit", "interpolation_animation",
+            "encode_and_edit"} <= set(KEYS)
     builder = examples_builder()
     assert sorted(ex.key for ex in builder.EXAMPLES) == sorted(KEYS)
     assert builder.main(["--check"]) == 0, "example_workflows/ or README is stale: run scripts/build_examples.py"
@@ -128,6 +132,30 @@ def test_layerwise_edit_equals_the_library_edit(models_root, tmp_path):
     with torch.no_grad():
         img = to_image(gen.synthesis(edited.codes.to(gen.device)))[0]
     assert np.abs(workflow.image_to_uint8(img).astype(np.int16) - pixels(result.images[2])).max() <= 1
+
+
+def test_encode_and_edit_equals_the_library(models_root, tmp_path):
+    """Reconstruction and age edit are the library's encode + edit of the photo; the preview is the photo."""
+    from gan_latent_lab.directions import apply_direction, load_directions
+    from gan_latent_lab.directions.encode import encode_images
+    from gan_latent_lab.nodes.common import to_image
+    from gan_latent_lab.nodes.encoder_nodes import load_encoder_file
+
+    result = run_example("encode_and_edit", tmp_path)
+    saved = [p for p in result.images if "preview" not in Path(p).name]
+    [preview] = [p for p in result.images if "preview" in Path(p).name]
+    assert len(saved) == 2
+    assert np.array_equal(pixels(preview), pixels(models_root / "input" / "example.png"))
+    enc = load_encoder_file("e4e_ffhq_encode.pt")
+    photo = torch.from_numpy(pixels(models_root / "input" / "example.png").astype(np.float32) / 255)
+    latent, _ = encode_images(enc, enc.decoder, photo.permute(2, 0, 1)[None] * 2 - 1)
+    edited = apply_direction(latent, load_directions(models_root / "gan_directions" / "age.pt"), 0, -3.0, 0, -1,
+                             model=enc.decoder)
+    for path, codes in zip(saved, (latent.codes, edited.codes)):
+        with torch.no_grad():
+            img = to_image(enc.decoder.synthesis(codes))[0]
+        assert np.abs(workflow.image_to_uint8(img).astype(np.int16) - pixels(path)).max() <= 1
+    assert np.abs(pixels(saved[0]) - pixels(saved[1])).max() > 8
 
 
 def test_biggan_example_mixes_classes_and_edits(models_root, tmp_path):

@@ -288,7 +288,8 @@ def test_node_exports_npz_and_refuses_existing(monkeypatch, tmp_path):
 
 
 def test_npz_round_trip(tmp_path):
-    vecs = torch.linalg.qr(torch.randn(10, 4, dtype=torch.float64)).Q.T.float()
+    g = torch.Generator().manual_seed(0)
+    vecs = torch.linalg.qr(torch.randn(10, 4, dtype=torch.float64, generator=g)).Q.T.float()
     from gan_latent_lab.directions.container import Directions
 
     d = Directions(vecs, torch.tensor([3.0, 2.0, 1.0, 0.5]), "ganspace", space="w", scale_kind="stdev",
@@ -299,7 +300,9 @@ def test_npz_round_trip(tmp_path):
         assert set(f.files) >= {"lat_comp", "lat_mean", "lat_stdev"}
         np.testing.assert_array_equal(f["lat_mean"], np.arange(10, dtype=np.float32)[None])
     back = load_ganspace_npz(path, fingerprint="abc")
-    assert torch.allclose(back.vectors, d.vectors, atol=1e-6) and torch.equal(back.values, d.values)
+    # values come back times each stored row's length, which float32 rounding leaves within 1 ulp of 1
+    assert torch.allclose(back.vectors, d.vectors, atol=1e-6)
+    assert torch.allclose(back.values, d.values, rtol=2e-7, atol=0)
     assert back.fingerprint == "abc" and back.scale_kind == "stdev" and back.meta["lat_mean"] == list(range(10))
     with pytest.raises(GANLabError):
         save_ganspace_npz(d, path)  # no silent overwrite

@@ -8,8 +8,6 @@ loading must reproduce the official outputs and leave no sentinel."""
 from __future__ import annotations
 
 import math
-import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +18,7 @@ from gan_latent_lab.loaders import load_gan
 from gan_latent_lab.loaders.files import read_checkpoint
 from gan_latent_lab.loaders.nvlabs import extract_nvlabs
 
-from model_files import ada_kwargs, hostile_src, oracle, stand_in_modules, write_nvlabs_pickle
+from model_files import ada_kwargs, hostile_src, oracle, write_nvlabs_pickle, write_tf_pickle
 
 
 SEEDS = [0, 1, 42, 2147483647]  # the oracle's seed_z seeds
@@ -129,17 +127,6 @@ def tf_variables(sd: dict, res: int) -> tuple[list, list, list]:
     return top, mapping, synth
 
 
-def write_tf_pickle(path: Path, top, mapping, synth, static_kwargs, src, funcs=("G_main", "G_mapping", "G_synthesis_stylegan2")):
-    with stand_in_modules() as ns:
-        def net(name, func, variables, components=None):
-            return ns.Network({"version": 4, "name": name, "static_kwargs": dict(static_kwargs), "build_module_src": src,
-                               "build_func_name": func, "components": ns.EasyDict(components or {}), "variables": variables})
-
-        gs = net("G", funcs[0], top, {"mapping": net("G_mapping", funcs[1], mapping),
-                                      "synthesis": net("G_synthesis", funcs[2], synth)})
-        path.write_bytes(pickle.dumps((gs, gs, gs), protocol=4))
-
-
 def test_tf_pickle_converts_to_the_oracle(tmp_path):
     sd, io, meta = oracle("stylegan2_uncond32")
     kw = meta["init_kwargs"]
@@ -158,11 +145,12 @@ def test_tf_pickle_converts_to_the_oracle(tmp_path):
     assert not sentinel.exists()
 
 
-def test_stylegan1_tf_pickle_is_refused_with_advice(tmp_path):
+def test_v1_labelled_tf_pickle_with_stylegan2_variables_is_refused(tmp_path):
+    """A pickle that says G_style but holds StyleGAN2 variables names the first v1 variable it lacks."""
     sd, _, _ = oracle("stylegan2_uncond32")
     top, mapping, synth = tf_variables(sd, 32)
     synth = [(k.replace("mod_weight", "StyleMod/weight"), v) for k, v in synth]
     write_tf_pickle(tmp_path / "v1.pkl", top, mapping, synth, {"resolution": 32}, "# networks_stylegan",
                     funcs=("G_style", "G_mapping", "G_synthesis"))
-    with pytest.raises(CheckpointError, match=r"StyleGAN \(v1\) TF pickles are not supported"):
+    with pytest.raises(CheckpointError, match=r"lacks the variable 'synthesis/lod' of a StyleGAN \(v1\) generator"):
         load_gan(tmp_path / "v1.pkl")

@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from gan_latent_lab.errors import CheckpointError, InputError
 from gan_latent_lab.loaders import load_gan, save_converted
+from model_files import nvlabs_to_rosinality
 
 ORACLES = Path(__file__).resolve().parent / "data" / "oracles"
 NAMES = ("stylegan2_uncond32", "stylegan2_cond16")
@@ -89,43 +90,6 @@ def test_converted_file_reloads_identically(tmp_path, name):
     with torch.no_grad():
         assert torch.equal(again.synthesis(io["ws_psi07"], c), gen.synthesis(io["ws_psi07"], c))
     check_against_oracle(again, io, meta)
-
-
-def nvlabs_to_rosinality(sd: dict[str, torch.Tensor], w_dim: int) -> dict[str, torch.Tensor]:
-    """The rosinality/stylegan2-pytorch names for NVlabs tensors (written for the test)."""
-    out: dict[str, torch.Tensor] = {}
-    i = 0
-    while f"mapping.fc{i}.weight" in sd:
-        out[f"style.{i + 1}.weight"] = sd[f"mapping.fc{i}.weight"]
-        out[f"style.{i + 1}.bias"] = sd[f"mapping.fc{i}.bias"]
-        i += 1
-    res = max(int(k.split(".")[1][1:]) for k in sd if k.startswith("synthesis.b"))
-    out["input.input"] = sd["synthesis.b4.const"][None]
-
-    def styled(dst, src, noise_idx):
-        out[f"{dst}.conv.weight"] = sd[f"{src}.weight"][None]
-        out[f"{dst}.conv.modulation.weight"] = sd[f"{src}.affine.weight"]
-        out[f"{dst}.conv.modulation.bias"] = sd[f"{src}.affine.bias"]
-        out[f"{dst}.noise.weight"] = sd[f"{src}.noise_strength"].reshape(1)
-        out[f"{dst}.activate.bias"] = sd[f"{src}.bias"]
-        out[f"noises.noise_{noise_idx}"] = sd[f"{src}.noise_const"][None, None]
-
-    def rgb(dst, src):
-        out[f"{dst}.conv.weight"] = sd[f"{src}.weight"][None]
-        out[f"{dst}.conv.modulation.weight"] = sd[f"{src}.affine.weight"]
-        out[f"{dst}.conv.modulation.bias"] = sd[f"{src}.affine.bias"]
-        out[f"{dst}.bias"] = sd[f"{src}.bias"].reshape(1, -1, 1, 1)
-
-    styled("conv1", "synthesis.b4.conv1", 0)
-    rgb("to_rgb1", "synthesis.b4.torgb")
-    for j, k in enumerate(range(3, int(math.log2(res)) + 1)):
-        b = f"synthesis.b{2 ** k}"
-        styled(f"convs.{2 * j}", f"{b}.conv0", 2 * j + 1)
-        styled(f"convs.{2 * j + 1}", f"{b}.conv1", 2 * j + 2)
-        out[f"convs.{2 * j}.conv.blur.kernel"] = sd[f"{b}.conv0.resample_filter"] * 4
-        rgb(f"to_rgbs.{j}", f"{b}.torgb")
-        out[f"to_rgbs.{j}.upsample.kernel"] = sd[f"{b}.resample_filter"] * 4
-    return out
 
 
 def test_rosinality_checkpoint_matches_oracle(tmp_path):

@@ -420,3 +420,93 @@ def test_loss_is_cross_entropy_plus_quarter_l1_and_adam_runs_at_the_given_rate()
     expect = F.cross_entropy(seen["logits"], seen["index"]) + 0.25 * (seen["magnitude"] - seen["eps"]).abs().mean()
     assert abs(run.last_loss - float(expect)) < 1e-5
     assert run.step == 1 and seen["index"].shape == (6,)
+
+
+# ----- issue 17: a killed run resumes exactly; one trainer per run name -------------------------------
+KILL_SCRIPT = r"""
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+import conftest  # noqa: F401  (the package from this checkout)
+import torch
+torch.set_num_threads(1)
+from test_voynov import toy_dcgan
+from gan_latent_lab.directions.voynov import train_voynov
+
+mode, path = sys.argv[1], sys.argv[2]
+
+def kill_at_7(step, total, info):
+    if step == 7:
+        os.kill(os.getpid(), signal.SIGKILL)  # no handler, no save: what a crash or an OOM kill leaves
+
+dirs, stats = train_voynov(toy_dcgan(), 6, steps=20, batch_size=4, lr=1e-2, seed=7, checkpoint=path,
+                           checkpoint_every=5, progress=kill_at_7 if mode == "kill" else None, eval_samples=8)
+torch.save({{"vectors": dirs.vectors, "resumed_from": stats["resumed_from"]}}, path + ".out")
+"""
+
+
+@pytest.mark.slow
+def test_resume_after_kill_9_is_bit_identical_to_an_uninterrupted_run(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT.format(tests=os.path.dirname(os.path.abspath(__file__))))
+
+    def run(mode, path):
+        return subprocess.run([sys.executable, str(script), mode, str(path)], capture_output=True, text=True, timeout=300)
+
+    full = tmp_path / "full.voynov"
+    assert run("full", full).returncode == 0
+    cut = tmp_path / "cut.voynov"
+    killed = run("kill", cut)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-1000:]
+    assert read_run(cut)["step"] == 5 and os.path.exists(str(cut) + ".lock")  # the dead trainer's lock remains
+    resumed = run("resume", cut)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    a, b = torch.load(str(full) + ".out"), torch.load(str(cut) + ".out")
+    assert b["resumed_from"] == 5
+    assert torch.equal(a["vectors"], b["vectors"])
+    assert not os.path.exists(str(cut) + ".lock")
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")]
+
+
+def test_a_second_trainer_of_a_held_run_is_refused_and_a_stale_lock_is_taken(tmp_path):
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    from gan_latent_lab.directions.voynov_ckpt import run_lock
+    from gan_latent_lab.errors import GANLabError
+
+    gen = toy_dcgan()
+    path = tmp_path / "r.voynov"
+    with run_lock(path):
+        with pytest.raises(GANLabError, match=f"process {os.getpid()}"):
+            train_voynov(gen, 2, steps=3, batch_size=4, checkpoint=path, eval_samples=8)
+    assert not os.path.exists(path) and not os.path.exists(str(path) + ".lock")
+    # a live process elsewhere holds it
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "r.voynov.lock").write_text(json.dumps({"pid": sleeper.pid, "host": socket.gethostname()}))
+        with pytest.raises(GANLabError, match="being trained"):
+            train_voynov(gen, 2, steps=3, batch_size=4, checkpoint=path, eval_samples=8)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # now that process is gone: the lock is stale and the run proceeds (and releases it)
+    _, stats = train_voynov(gen, 2, steps=3, batch_size=4, checkpoint=path, eval_samples=8)
+    assert stats["steps"] == 3 and read_run(path)["done"] and not os.path.exists(str(path) + ".lock")
+
+
+@pytest.mark.parametrize("step,target", [(-10**9, 10), (50, 10), (3, 10**12)])
+def test_a_run_file_with_an_impossible_step_is_refused(tmp_path, step, target):
+    gen = toy_dcgan()
+    path = tmp_path / "s.voynov"
+    train_voynov(gen, 2, steps=3, batch_size=4, checkpoint=path, eval_samples=8)
+    rec = torch.load(path, weights_only=True)
+    rec.update(step=step, target=target)
+    torch.save(rec, path)
+    with pytest.raises(CheckpointError, match="step"):
+        train_voynov(gen, 2, steps=5, batch_size=4, checkpoint=path, eval_samples=8)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import gan_latent_lab
@@ -158,7 +159,7 @@ def test_link_to_missing_node_and_bad_file_are_errors(tmp_path):
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.name)
 def test_every_example_converts_and_names_only_known_nodes(path):
     api = workflow.to_api(path)
-    core = {"SaveImage", "PreviewImage", "SaveAnimatedPNG"}  # ComfyUI's own nodes the runner writes files for
+    core = {"SaveImage", "PreviewImage", "SaveAnimatedPNG", "LoadImage"}  # ComfyUI's own nodes the runner handles
     assert core <= set(workflow.node_defs())
     known = set(gan_latent_lab.NODE_CLASS_MAPPINGS) | core
     assert api and {v["class_type"] for v in api.values()} <= known
@@ -191,3 +192,27 @@ def test_cli_run_demo_and_convert(tmp_path, capsys):
     assert cli_main(["convert", src, str(out)]) == 2  # exists, no --overwrite
     assert "already exists" in capsys.readouterr().err
     assert cli_main(["convert", src, str(out), "--overwrite"]) == 0
+
+
+def test_load_image_gives_comfyui_image_and_mask(tmp_path):
+    """LoadImage as ComfyUI's: RGB in 0..1 ``[1, H, W, 3]``, MASK = 1 - alpha, EXIF orientation applied,
+    files only from the input folder."""
+    rgba = np.zeros((4, 5, 4), dtype=np.uint8)
+    rgba[..., 0] = np.arange(20).reshape(4, 5) * 10
+    rgba[..., 3] = 255
+    rgba[1, 2, 3] = 0
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: rotate 90 degrees to show
+    Image.fromarray(np.zeros((4, 6, 3), dtype=np.uint8)).save(tmp_path / "turned.jpg", exif=exif)
+    defs = workflow.node_defs(str(tmp_path), [], str(tmp_path))
+    image, mask = defs["LoadImage"].call(image="a.png", upload="image")
+    assert image.shape == (1, 4, 5, 3) and mask.shape == (1, 4, 5)
+    assert torch.allclose(image[0, ..., 0], torch.from_numpy(rgba[..., 0] / 255.0).float())
+    assert mask[0, 1, 2] == 1 and mask.sum() == 1
+    turned, plain_mask = defs["LoadImage"].call(image="turned.jpg")
+    assert turned.shape == (1, 6, 4, 3) and plain_mask.shape == (1, 64, 64) and not plain_mask.any()
+    with pytest.raises(GANLabError, match="no image 'missing.png'"):
+        defs["LoadImage"].call(image="missing.png")
+    with pytest.raises(GANLabError, match="may not contain '..'"):
+        defs["LoadImage"].call(image="../a.png")
