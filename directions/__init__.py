@@ -9,6 +9,7 @@ from .e4e_io import import_e4e
 from .edit import apply_direction, concat, grid_codes, interpolate, style_mix, sweep
 from .ganspace import ganspace
 from .ganspace_io import load_ganspace_npz, save_ganspace_npz
+from .invert import invert
 from .io import (import_dfl, import_ganspace, import_interfacegan, load_directions, load_for_model, load_latent,
                  save_directions, save_latent)
 from .latent import GANLatent
@@ -22,4 +23,4 @@ __all__ = ["Directions", "GANLatent", "sefa", "parse_slots", "apply_direction", 
            "import_ganspace", "import_dfl", "import_e4e", "save_latent", "load_latent",
            "ganspace", "compare_directions", "save_ganspace_npz", "load_ganspace_npz",
            "train_voynov", "load_voynov", "directions_from_official", "pivotal_tune",
-           "align_face", "align_from_landmarks", "find_landmarks"]
+           "align_face", "align_from_landmarks", "find_landmarks", "invert"]

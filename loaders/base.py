@@ -7,9 +7,10 @@ A family subclasses :class:`GANGenerator`, sets the facts in ``__init__`` and im
 
 from __future__ import annotations
 
+import contextlib
 import copy as _copy
 import hashlib
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -54,7 +55,8 @@ class GANGenerator(torch.nn.Module):
     (injection slots), ``resolution``, ``code_space`` ("w" for style GANs, "z" otherwise),
     ``config`` (JSON-able constructor settings, enough to rebuild from ``state_dict()``),
     ``class_names`` (optional list for conditional models), ``ancestors`` (fingerprints of the models
-    this one was fine-tuned from, parent first; empty for a model read from its original file).
+    this one was fine-tuned from, parent first; empty for a model read from its original file), ``z_bound`` (z models whose prior is
+    truncated: every entry of z lies in ``[-z_bound, z_bound]``; None for an untruncated normal).
     """
 
     arch: str = "unknown"
@@ -66,6 +68,7 @@ class GANGenerator(torch.nn.Module):
     synthesis_reads_class: bool = True
     mapping_prefixes: tuple[str, ...] = ("mapping.",)
     """Parameter-name prefixes of the mapping network (z -> codes); every other parameter is synthesis."""
+    z_bound: float | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -246,3 +249,55 @@ class GANGenerator(torch.nn.Module):
     def z_to_codes(self, z: torch.Tensor) -> torch.Tensor:
         """Codes for z with no truncation: what gradients flow through when training in z."""
         return self.mapping(z)
+
+    # ----- per-pixel noise inputs (style GANs) ---------------------------------------------
+    def noise_buffers(self) -> list[str]:
+        """Names (state-dict keys) of the stored per-pixel noise maps that ``synthesis`` adds with
+        ``noise_mode="const"``, coarse to fine; empty for families without noise inputs.
+
+        Each map is one square ``r x r`` image per layer, stored as ``[r, r]`` or ``[1, 1, r, r]``.
+        Projection optimises a map per image through :meth:`noise_maps`."""
+        return []
+
+    def _buffer_owner(self, name: str) -> tuple[torch.nn.Module, str]:
+        """The module holding a buffer and the buffer's own name (walks ``_modules`` by name: the
+        contract's ``mapping`` / ``synthesis`` methods hide submodules of the same names)."""
+        *path, leaf = name.split(".")
+        module: torch.nn.Module = self
+        for part in path:
+            module = module._modules[part]
+        return module, leaf
+
+    def noise_buffer(self, name: str) -> torch.Tensor:
+        """A stored noise map as ``[1, 1, r, r]`` (a view of the buffer)."""
+        module, leaf = self._buffer_owner(name)
+        t = module._buffers[leaf]
+        return t.view(1, 1, *t.shape[-2:])
+
+    @contextlib.contextmanager
+    def noise_maps(self, maps: Mapping[str, torch.Tensor]) -> Iterator[None]:
+        """While the context lasts, ``synthesis(..., noise_mode="const")`` reads the given maps in place of
+        the stored ones: ``{name: [n, 1, r, r]}`` (one map per image of the batch, or ``[1, 1, r, r]`` for
+        all), for any subset of :meth:`noise_buffers`.  The maps may require grad (they are used as given,
+        not copied), which is how projection optimises them.  The stored buffers are put back on exit,
+        also when the body raises; the fingerprint is computed before the swap."""
+        known = set(self.noise_buffers())
+        swaps = []
+        for name, t in maps.items():
+            if name not in known:
+                raise InputError(f"{name!r} is not a noise input of this {self.arch}; it has "
+                                 f"{', '.join(sorted(known)) or 'none'}")
+            r = int(self.noise_buffer(name).shape[-1])
+            if t.ndim != 4 or tuple(t.shape[1:]) != (1, r, r):
+                raise InputError(f"noise map {name} must be [n, 1, {r}, {r}], got {list(t.shape)}")
+            swaps.append((*self._buffer_owner(name), t))
+        _ = self.fingerprint  # of the stored weights, never of the maps swapped in
+        saved = []
+        try:
+            for module, leaf, t in swaps:
+                saved.append((module, leaf, module._buffers[leaf]))
+                module._buffers[leaf] = t
+            yield
+        finally:
+            for module, leaf, old in reversed(saved):
+                module._buffers[leaf] = old

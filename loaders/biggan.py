@@ -328,6 +328,7 @@ class BigGANBase(GANGenerator):
 
     code_space = "z"
     truncation_note = "its batch-norm statistics exist only for that range"
+    z_bound = Z_BOUND
 
     def _names(self, config: dict) -> list[str] | None:
         names = config.get("class_names")

@@ -319,6 +319,10 @@ class GenforceStyleGAN(GANGenerator):
     def activation_layers(self) -> list[str]:
         return [f"synthesis.layer{i}" for i in range(self.num_ws)]
 
+    def noise_buffers(self) -> list[str]:
+        """``synthesis.layer{i}.apply_noise.noise`` (``[1, 1, r, r]``): every layer adds noise."""
+        return [f"synthesis.layer{i}.apply_noise.noise" for i in range(self.num_ws)]
+
     def activation_module(self, name: str) -> nn.Module:
         if name not in self.activation_layers():
             return super().activation_module(name)

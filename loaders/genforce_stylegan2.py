@@ -207,6 +207,11 @@ class GenforceStyleGAN2(GANGenerator):
     def activation_layers(self) -> list[str]:
         return [f"synthesis.layer{i}" for i in range(self.num_ws - 1)]
 
+    def noise_buffers(self) -> list[str]:
+        """``synthesis.layer{i}.noise`` (``[1, 1, r, r]``) of the modulated convs built with noise."""
+        return [f"synthesis.layer{i}.noise" for i in range(self.num_ws - 1)
+                if child_of(self, f"synthesis.layer{i}").has_noise]
+
     def activation_module(self, name: str) -> nn.Module:
         if name not in self.activation_layers():
             return super().activation_module(name)

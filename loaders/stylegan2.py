@@ -432,6 +432,11 @@ class StyleGAN2Generator(GANGenerator):
     def activation_layers(self) -> list[str]:
         return [f"synthesis.b{r}" for r in self.synthesis_net.block_resolutions]
 
+    def noise_buffers(self) -> list[str]:
+        """``synthesis.b{r}.conv{0,1}.noise_const`` of every layer built with noise (``[r, r]`` each)."""
+        return [f"synthesis.{name}.noise_const" for name, m in self.synthesis_net.named_modules()
+                if isinstance(m, SynthesisLayer) and m.use_noise]
+
     def activation_module(self, name: str) -> nn.Module:
         if name not in self.activation_layers():
             return super().activation_module(name)

@@ -10,8 +10,8 @@ import torch
 from ..errors import GANLabError, InputError
 
 NODE_MODULES = ("model_nodes", "direction_nodes", "edit_nodes", "ganspace_nodes", "voynov_nodes", "latent_nodes",
-                "align_nodes", "perceptual_nodes", "pivotal_nodes",
-                "encoder_nodes")
+                # the photo workflow, in the order a graph uses them
+                "align_nodes", "encoder_nodes", "invert_nodes", "pivotal_nodes", "perceptual_nodes")
 
 
 def collect() -> tuple[dict, dict]:

@@ -10,7 +10,7 @@ from ..errors import InputError
 from . import bridge
 from .common import CATEGORY, MAX_BATCH
 
-SUBCATEGORY = f"{CATEGORY}/image"
+SUBCATEGORY = f"{CATEGORY}/photo"
 
 
 def image_batch_to_uint8(image: torch.Tensor) -> list[np.ndarray]:

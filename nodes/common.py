@@ -17,6 +17,8 @@ MAX_BATCH = 256       # latents drawn from seeds or joined into one batch
 MAX_IMAGES = 512      # latents of a sweep, grid or interpolation, and codes in one Decode
 SEED_MAX = 0xFFFFFFFF
 DECODE_CHUNK = 8
+IMAGE_MAX_SIDE = 16384  # photos a node converts: larger sides are refused before anything is resized
+IMAGE_RANGE_TOLERANCE = 0.01
 
 
 def whole(name: str, value) -> int:
@@ -79,3 +81,36 @@ def from_image(image: torch.Tensor) -> torch.Tensor:
     c = x.shape[-1]
     x = x[..., :1].expand(-1, -1, -1, 3) if c <= 2 else x[..., :3]
     return (x * 2 - 1).permute(0, 3, 1, 2).contiguous()
+
+
+def check_image(image, node: str, max_images: int, max_side: int = IMAGE_MAX_SIDE, min_side: int = 1) -> None:
+    """Refuse an IMAGE a photo node cannot take, before anything is converted or moved: not a tensor
+    ``[B, H, W, 1..4]`` (one image may omit the batch axis), no image or more than ``max_images``, a side
+    outside ``min_side..max_side``, not floating point, NaN or infinite values, values outside [0, 1]
+    (an 8-bit image not divided by 255).  ``node`` names the node in the message."""
+    if not isinstance(image, torch.Tensor):
+        raise InputError(f"{node}: image must be an IMAGE tensor [batch, height, width, channels], "
+                         f"not {type(image).__name__}")
+    if image.ndim == 3:
+        image = image[None]
+    if image.ndim != 4 or image.shape[-1] not in (1, 2, 3, 4):
+        raise InputError(f"{node}: an IMAGE is [batch, height, width, 1..4 channels], got {list(image.shape)}")
+    n, h, w, _ = image.shape
+    if not 1 <= n <= max_images:
+        raise InputError(f"{node}: {n} images; it takes 1..{max_images} at once")
+    if not (min_side <= h <= max_side and min_side <= w <= max_side):
+        raise InputError(f"{node}: the images are {h}x{w} px; sides of {min_side}..{max_side} px are accepted")
+    if not image.is_floating_point():
+        raise InputError(f"{node}: an IMAGE holds floating-point values in [0, 1], not {image.dtype}")
+    if not bool(torch.isfinite(image).all()):
+        raise InputError(f"{node}: the image holds NaN or infinite values")
+    lo, hi = float(image.min()), float(image.max())
+    if lo < -IMAGE_RANGE_TOLERANCE or hi > 1 + IMAGE_RANGE_TOLERANCE:
+        raise InputError(f"{node}: pixel values run from {lo:.3g} to {hi:.3g}; an IMAGE is in [0, 1]")
+
+
+def photos(image, node: str, max_images: int, max_side: int = IMAGE_MAX_SIDE, min_side: int = 1) -> torch.Tensor:
+    """:func:`check_image`, then :func:`from_image`: the generator's ``[n, 3, H, W]`` in [-1, 1]
+    (grayscale repeated to RGB, alpha dropped: converted, never refused)."""
+    check_image(image, node, max_images, max_side, min_side)
+    return from_image(image).clamp(-1, 1)

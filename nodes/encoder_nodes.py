@@ -13,8 +13,9 @@ from ..loaders.base import GANGenerator
 from ..loaders.encoders import MAX_SIDE, ImageEncoder, load_encoder
 from . import bridge
 from .common import CATEGORY, ENCODER, LATENT, MAX_IMAGES, MODEL, from_image
+from .common import check_image as common_check_image
 
-SUBCATEGORY = f"{CATEGORY}/images"
+SUBCATEGORY = f"{CATEGORY}/photo"
 NO_DECODER = ("{name} holds only an encoder, no StyleGAN2: connect a GAN model from Load GAN Model instead of "
               "Load Image Encoder's decoder output (and turn on retarget in Encode Image)")
 
@@ -27,7 +28,6 @@ def encoder_choices() -> list[str]:
 _cache: "weakref.WeakValueDictionary[tuple, ImageEncoder]" = weakref.WeakValueDictionary()
 
 
-RANGE_TOLERANCE = 0.01
 """How far outside [0, 1] an IMAGE's values may be (resampling overshoot) before Encode Image refuses it."""
 
 
@@ -53,27 +53,9 @@ def load_encoder_file(name: str) -> ImageEncoder:
 
 
 def check_image(image) -> None:
-    """Refuse an IMAGE Encode Image cannot take before anything is converted or moved: not a tensor
-    ``[B, H, W, 1..4]``, no image or more than ``MAX_IMAGES``, a side past the encoder's ``MAX_SIDE``,
-    not floating point, NaN or infinite values, values outside [0, 1] (an 8-bit image not divided by 255)."""
-    if not isinstance(image, torch.Tensor):
-        raise InputError(f"image must be an IMAGE tensor [batch, height, width, channels], not {type(image).__name__}")
-    if image.ndim == 3:  # one image without its batch axis, which from_image accepts too
-        image = image[None]
-    if image.ndim != 4 or image.shape[-1] not in (1, 2, 3, 4):
-        raise InputError(f"an IMAGE is [batch, height, width, 1..4 channels], got {list(image.shape)}")
-    n, h, w, _ = image.shape
-    if not 1 <= n <= MAX_IMAGES:
-        raise InputError(f"{n} images: Encode Image takes 1..{MAX_IMAGES} at once")
-    if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
-        raise InputError(f"the images are {h}x{w} px; sides of 1..{MAX_SIDE} are encoded (they are resized to 256)")
-    if not image.is_floating_point():
-        raise InputError(f"an IMAGE holds floating-point values in [0, 1], not {image.dtype}")
-    if not bool(torch.isfinite(image).all()):
-        raise InputError("the image holds NaN or infinite values")
-    lo, hi = float(image.min()), float(image.max())
-    if lo < -RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
-        raise InputError(f"pixel values run from {lo:.3g} to {hi:.3g}; an IMAGE is in [0, 1]")
+    """Refuse an IMAGE Encode Image cannot take (see :func:`.common.check_image`) before anything is
+    converted or moved; sides up to the encoder's ``MAX_SIDE`` (it resizes to 256)."""
+    common_check_image(image, "Encode Image", MAX_IMAGES, MAX_SIDE)
 
 
 class LoadImageEncoder:

@@ -9,29 +9,9 @@ import torch
 from ..directions import pivotal
 from ..errors import InputError
 from . import bridge
-from .common import CATEGORY, LATENT, MODEL, SEED_MAX, finite, seed, whole
+from .common import CATEGORY, LATENT, MODEL, PERCEPTUAL, SEED_MAX, finite, photos, seed, whole
 
 SUBCATEGORY = f"{CATEGORY}/photo"
-PERCEPTUAL = "GAN_PERCEPTUAL"
-"""An image distance (LPIPS from a VGG16 file, or pixel + MS-SSIM), made by the perceptual loader node."""
-
-
-def image_batch(image) -> torch.Tensor:
-    """ComfyUI IMAGE ``[B, H, W, C]`` in [0, 1] -> ``[B, 3, H, W]`` in [-1, 1]; grayscale is repeated into
-    three channels and an alpha channel dropped, so such images are converted rather than refused."""
-    if not isinstance(image, torch.Tensor) or image.ndim not in (3, 4):
-        got = list(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
-        raise InputError(f"expected an IMAGE [batch, height, width, channels], got {got}")
-    if image.ndim == 3:
-        image = image.unsqueeze(-1) if image.shape[-1] not in (1, 3, 4) else image.unsqueeze(0)
-    channels = image.shape[-1]
-    if channels not in (1, 3, 4):
-        raise InputError(f"an IMAGE has 1, 3 or 4 channels, this one {channels}")
-    x = image.float()
-    x = x.expand(-1, -1, -1, 3) if channels == 1 else x[..., :3]
-    return x.permute(0, 3, 1, 2) * 2 - 1
-
-
 def describe(stats: dict) -> str:
     """``PSNR before -> after`` (median and per image), steps, time and what else changed."""
     before, after = stats["psnr_before"], stats["psnr_after"]
@@ -45,7 +25,7 @@ def describe(stats: dict) -> str:
 
 class PivotalTuning:
     DESCRIPTION = ("Pivotal tuning (Roich et al., 2021): fine-tune a copy of the generator so the pivot latent (e.g. "
-                   "from Invert Image) reproduces the photo exactly; the latent space stays the parent's, so "
+                   "from GAN Invert Image) reproduces the photo exactly; the latent space stays the parent's, so "
                    "directions found on the parent edit the photo. The original model is untouched; the copy has "
                    "its own fingerprint and accepts the parent's latents and direction sets. Shows progress with a "
                    "preview (photos over reconstructions) and stops on interrupt. Defaults from the paper's code: "
@@ -62,7 +42,7 @@ class PivotalTuning:
     def INPUT_TYPES(cls):
         return {"required": {
             "model": (MODEL, {"tooltip": "The generator the pivot latent belongs to (it is not changed)."}),
-            "latent": (LATENT, {"tooltip": "The pivot: one code per image, e.g. the output of Invert Image."}),
+            "latent": (LATENT, {"tooltip": "The pivot: one code per image, e.g. the output of GAN Invert Image."}),
             "image": ("IMAGE", {"tooltip": "The photos, one per pivot code (centre-cropped and resized to the "
                                            "model's resolution)."}),
             "steps": ("INT", {"default": 0, "min": 0, "max": pivotal.MAX_STEPS,
@@ -94,7 +74,7 @@ def tune_node(model, latent, image, steps, lr, locality, seed_value, perceptual=
     seed_value = seed(seed_value)
     steps = whole("steps", steps) or pivotal.DEFAULT_STEPS
     every = max(whole("preview every", preview_every), 0)
-    images = image_batch(image)
+    images = photos(image, "Pivotal Tuning", pivotal.MAX_IMAGES, min_side=pivotal.MIN_SIDE)
     pivotal.check_settings(model, latent, images, steps, lr, seed_value, perceptual)
     bridge.load_to_device(model)
     bar = bridge.Progress(steps)

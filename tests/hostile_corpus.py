@@ -2014,7 +2014,7 @@ def hostile_inputs() -> list[tuple[str, Any]]:
             train_voynov(c.model, 2, steps=250, batch_size=4, checkpoint=path)
 
     add("c8_second_trainer_on_held_run", second_trainer)
-    out += papers_inputs() + encoder_inputs()
+    out += papers_inputs() + encoder_inputs() + invert_inputs()
     return out
 
 
@@ -2255,4 +2255,55 @@ def encoder_inputs() -> list[tuple[str, Any]]:
             "folder": ("a_folder.png", "no image"), "missing": ("nope.png", "no image"),
             "symlink_outside": ("escape.png", "outside"), "control": ("a\x01b.png", "control")}.items():
         add(f"c7_workflow_load_image_{tag}", lambda c, name=name: load_image(c, name), expect)
+    return out
+
+
+# ----- inputs of Invert Image (issue 15's projection) ---------------------------------------------------------
+def invert_inputs() -> list[tuple[str, Any]]:
+    """Widgets and inputs of Invert Image: each refused before the model is moved or a step is taken."""
+    import dataclasses
+
+    out: list = []
+
+    def add(name, fn, expect=None):
+        out.append((name, fn))
+        if expect:
+            EXPECT[name] = expect
+
+    def invert(c, **change):
+        from gan_latent_lab.nodes.invert_nodes import InvertImage
+
+        args = dict(model=c.model, image=torch.rand(1, 16, 16, 3), space="auto", steps=2, seed=0)
+        for k, v in change.items():
+            if v == "other_model_latent":
+                v = dataclasses.replace(c.latent, fingerprint="0" * len(c.latent.fingerprint))
+            elif v == "three_latents":
+                v = dataclasses.replace(c.latent, codes=c.latent.codes[:1].repeat(3, 1, 1), z=None, seeds=None)
+            args[k] = v
+        return InvertImage().invert(**args)
+
+    for tag, (change, expect) in {
+            "image_nan": ({"image": torch.full((1, 16, 16, 3), float("nan"))}, "NaN"),
+            "image_inf": ({"image": torch.full((2, 16, 16, 3), float("-inf"))}, "NaN"),
+            "image_1px": ({"image": torch.rand(1, 1, 1, 3)}, "1x1 px"),
+            "image_batch_17": ({"image": torch.rand(17, 16, 16, 3)}, "17 images"),
+            "image_empty_batch": ({"image": torch.rand(0, 16, 16, 3)}, "0 images"),
+            "image_side_20000": ({"image": torch.rand(1, 20000, 8, 3)}, "20000x8"),
+            "image_5_channels": ({"image": torch.rand(1, 16, 16, 5)}, "1..4 channels"),
+            "image_2d": ({"image": torch.rand(16, 16)}, "1..4 channels"),
+            "image_uint8": ({"image": torch.full((1, 16, 16, 3), 255, dtype=torch.uint8)}, "torch.uint8"),
+            "image_out_of_range": ({"image": torch.full((1, 16, 16, 3), 255.0)}, "255"),
+            "image_text": ({"image": "photo.png"}, "not str"), "image_none": ({"image": None}, "not NoneType"),
+            "model_none": ({"model": None}, "GAN_MODEL"), "model_text": ({"model": "ffhq"}, "GAN_MODEL"),
+            "space_w_on_dcgan": ({"space": "w+"}, "does not fit"), "space_text": ({"space": "x; rm -rf /"}, "does not fit"),
+            "steps_nan": ({"steps": float("nan")}, "whole number"), "steps_text": ({"steps": "many"}, "whole number"),
+            "steps_negative": ({"steps": -3}, "1..20000"), "steps_1e9": ({"steps": 10**9}, "1..20000"),
+            "steps_fraction": ({"steps": 2.5}, "whole number"),
+            "seed_negative": ({"seed": -1}, "seed"), "seed_nan": ({"seed": float("nan")}, "seed"),
+            "seed_2_64": ({"seed": 2**64}, "seed"),
+            "init_other_model": ({"init": "other_model_latent"}, "made by model 0000"),
+            "init_count": ({"init": "three_latents"}, "3 latents for 1 images"),
+            "init_text": ({"init": "latent.npz"}, "GAN latent"),
+            "perceptual_text": ({"perceptual": "lpips"}, "image distance")}.items():
+        add(f"c6_node_invert_{tag}", lambda c, change=change: invert(c, **change), expect)
     return out

@@ -18,6 +18,7 @@ from gan_latent_lab.loaders import fingerprint_state, load_gan
 from gan_latent_lab.nodes import bridge
 from gan_latent_lab.nodes import model_nodes as mn
 from gan_latent_lab.nodes import pivotal_nodes as pn
+from gan_latent_lab.nodes.common import photos
 
 from families import FAMILIES, build_family
 from helpers import face_dcgan_path
@@ -282,8 +283,8 @@ def test_node_converts_images_reports_psnr_and_previews(face, models_dir, monkey
     gray = image.mean(-1, keepdim=True)
     rgba = torch.cat([image, torch.ones_like(gray)], dim=-1)
     for converted in (gray, rgba):
-        assert pn.image_batch(converted).shape == (2, 3, 64, 64)
-    assert torch.allclose(pn.image_batch(rgba), target, atol=1e-6)
+        assert photos(converted, "Pivotal Tuning", 64).shape == (2, 3, 64, 64)
+    assert torch.allclose(photos(rgba, "Pivotal Tuning", 64), target, atol=1e-6)
     assert not list(models_dir.rglob("*"))  # tuning writes nothing
 
 
@@ -325,8 +326,10 @@ def test_node_refuses_bad_widgets_before_work(face, models_dir):
         pn.PivotalTuning().tune(face, pivot, image, 5, float("inf"), False, 0)
     with pytest.raises(InputError, match="seed"):
         pn.PivotalTuning().tune(face, pivot, image, 5, 3e-4, False, -3)
-    with pytest.raises(InputError, match="channels"):
-        pn.PivotalTuning().tune(face, pivot, image[..., :2], 5, 3e-4, False, 0)
+    with pytest.raises(InputError, match="1..4 channels"):
+        pn.PivotalTuning().tune(face, pivot, torch.cat([image, image[..., :2]], -1), 5, 3e-4, False, 0)
+    with pytest.raises(InputError, match="NaN"):
+        pn.PivotalTuning().tune(face, pivot, image * float("nan"), 5, 3e-4, False, 0)
 
 
 @pytest.mark.parametrize("name", ["", "  ", ".", "..", "sub/", "../escape", "/abs/path", ".hidden", "x" * 300])
