@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 
 from gan_latent_lab.errors import InputError
 from gan_latent_lab.loaders import base
+from gan_latent_lab.loaders import biggan_brock, proggan_ptrblck, sngan
 from gan_latent_lab.loaders.biggan import BigGANDeep
 from gan_latent_lab.loaders.dcgan import DCGANGenerator
 from gan_latent_lab.loaders import genforce_pggan, genforce_stylegan, genforce_stylegan2
@@ -46,6 +47,17 @@ def dcgan(c_dim: int) -> DCGANGenerator:
                            "img_channels": 3})
 
 
+def with_sn_vectors(gen: base.GANGenerator) -> base.GANGenerator:
+    """Spectral norm's power-iteration vectors (``u0`` buffers, read from a checkpoint in real use) set to
+    random unit rows: built from scratch they are zero, which divides by zero."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, buf in gen.named_buffers():
+            if name.rsplit(".", 1)[-1].startswith("u"):
+                buf.copy_(torch.nn.functional.normalize(torch.randn(buf.shape, generator=g), dim=-1))
+    return gen
+
+
 # family -> (builder of a conditional instance with 3 classes, does its synthesis read the class?)
 FAMILIES = {
     "stylegan2": (lambda: StyleGAN2Generator({"z_dim": 8, "c_dim": 3, "w_dim": 8, "img_resolution": 8,
@@ -69,6 +81,17 @@ FAMILIES = {
                                         "layers": [[True, 16, 8], [True, 8, 4], [True, 4, 2], [True, 2, 1]],
                                         "attention_layer_position": 9},
                                        with_names=False), True),
+    "biggan-brock": (lambda: with_sn_vectors(biggan_brock.BrockBigGAN({"channels": [8, 8, 4], "attention": [], "bottom_width": 4,
+                                                       "z_chunk": 4, "z_dim": 12, "shared_dim": 8, "n_classes": 3,
+                                                       "num_svs": 1, "image_channels": 3, "bn_eps": 1e-5,
+                                                       "sn_eps": 1e-6})), True),
+}
+
+# families that have no class at all (c_dim 0): synthesis runs without c
+UNCONDITIONAL = {
+    "proggan-ptrblck": lambda: proggan_ptrblck.PtrblckProgGAN({"z_dim": 8, "channels": [8, 8, 4, 4],
+                                                               "image_channels": 3}),
+    "sngan": lambda: sngan.SNGANResNet({"z_dim": 8, "channels": [8, 8], "image_channels": 3, "bottom_width": 4}),
 }
 
 
@@ -99,6 +122,16 @@ def test_synthesis_needs_the_class_exactly_when_it_reads_it(family):
                 gen.mapping(z)
 
 
+@pytest.mark.parametrize("family", sorted(UNCONDITIONAL))
+def test_families_without_classes_synthesize_without_c(family):
+    gen = randomized(UNCONDITIONAL[family]())
+    assert gen.c_dim == 0
+    with torch.no_grad():
+        codes = gen.mapping(gen.sample_z([1, 2]))
+        img = gen.synthesis(codes, noise_mode="const")
+    assert torch.isfinite(img).all() and img.shape[:2] == (2, 3) and img.std() > 0
+
+
 def test_conditional_stylegan2_synthesis_without_class_matches_the_official_output():
     """NVlabs' own conditional StyleGAN2 (oracle): its synthesis network has no class input at all."""
     from gan_latent_lab.loaders import load_gan
@@ -114,7 +147,8 @@ def test_conditional_stylegan2_synthesis_without_class_matches_the_official_outp
 
 
 def test_every_family_in_loaders_is_covered():
-    """A new GANGenerator subclass must join FAMILIES (and so declare what its synthesis reads)."""
+    """A new GANGenerator subclass must join FAMILIES (and so declare what its synthesis reads) or
+    UNCONDITIONAL."""
     import importlib
     import pkgutil
 
@@ -127,7 +161,9 @@ def test_every_family_in_loaders_is_covered():
             if isinstance(obj, type) and issubclass(obj, base.GANGenerator) and obj is not base.GANGenerator \
                     and obj.__module__ == mod.__name__:
                 found.add(obj)
-    covered = {type(build()) for build, _ in FAMILIES.values()}
+    # a shared base that other families build on (BigGANBase) is covered through them
+    found = {cls for cls in found if not any(other is not cls and issubclass(other, cls) for other in found)}
+    covered = {type(build()) for build, _ in FAMILIES.values()} | {type(build()) for build in UNCONDITIONAL.values()}
     assert found == covered, f"families without a contract test: {sorted(c.__name__ for c in found - covered)}"
 
 
