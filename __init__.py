@@ -11,4 +11,6 @@ if __package__:
     from .nodes.bridge import register_folders
 
     register_folders()
-    __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "__version__"]
+    # web/template_order.js: lists this pack's example workflows in the template browser by file name
+    WEB_DIRECTORY = "./web"
+    __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY", "__version__"]

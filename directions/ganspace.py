@@ -145,12 +145,11 @@ def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 # ----- progress -----------------------------------------------------------------------------
 class _Reporter:
-    """Feeds a bridge.Progress (``.set``) or a ``callback(done, total)`` and checks for interrupts."""
+    """Feeds a progress object (``.set``) or a ``callback(done, total)`` and calls the caller's interrupt check."""
 
     def __init__(self, progress, total: int, interrupt: Callable[[], None] | None) -> None:
-        if interrupt is None:
-            from ..nodes.bridge import check_interrupt as interrupt
-        self.progress, self.total, self.interrupt = progress, int(total), interrupt
+        self.progress, self.total = progress, int(total)
+        self.interrupt = interrupt if interrupt is not None else (lambda: None)
 
     def __call__(self, done: int) -> None:
         if self.progress is not None:
@@ -203,8 +202,9 @@ def ganspace(model, n_samples: int = 100_000, k: int = 20, seed: int = 0, layer:
     the change estimates the error) is below ``tol`` radians.  ``layer``: None / "auto" picks W
     for style models and the first activation layer otherwise; "w" forces W mode; any name from
     ``model.activation_layers()`` forces activation mode.  ``classes``: what conditional models
-    are sampled with (index, mix, name, or "random").  ``interrupt`` defaults to the bridge's
-    check (ComfyUI's cancel button); ``progress`` is a bridge.Progress or ``callback(done, total)``.
+    are sampled with (index, mix, name, or "random").  ``interrupt`` is called after every chunk and
+    stops the run by raising (the node passes ComfyUI's cancel check; None: never interrupted);
+    ``progress`` is an object with ``.set(done)`` (the node's progress bar) or ``callback(done, total)``.
     Stats: samples used, cap, explained variance ratios, converged flag, seconds, mode, layer."""
     n_samples, k = int(n_samples), int(k)
     if n_samples < 2:

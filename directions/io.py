@@ -428,7 +428,7 @@ def _foreign(path: str, arr, what: str, model) -> GANLatent:
     shape = list(t.shape)
     if model is None:
         raise CheckpointError(path, f"{what} {shape} name no model: give the model they were made with "
-                              "(Load Latent's model input) to bind them")
+                              "(Load GAN Latent's model input) to bind them")
     slots, dim = model.num_ws, model.w_dim
     if t.ndim == 1:
         t = t[None, None]

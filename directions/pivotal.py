@@ -79,7 +79,7 @@ def check_settings(model, latent: GANLatent, images: torch.Tensor, steps: int | 
     latent.check_model(model)
     if getattr(model, "c_dim", 0) and latent.c is None:
         raise InputError(f"{model.arch} is conditional on {model.c_dim} classes but the pivot latent carries no class "
-                         "vector; make the latent with its class (e.g. Invert Image with a class)")
+                         "vector; make the latent with its class (e.g. GAN Invert Image with a class)")
     check_images(images, len(latent))
     steps = DEFAULT_STEPS if steps is None else steps
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= int(steps) <= MAX_STEPS:

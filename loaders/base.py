@@ -61,6 +61,11 @@ class GANGenerator(torch.nn.Module):
 
     arch: str = "unknown"
     code_space: str = "w"
+    # Whether the synthesis network itself reads the class vector.  Style GANs read the class only in
+    # the mapping (it is folded into w), so their synthesis ignores ``c``; BigGAN (class embedding in every
+    # block) and conditional DCGAN / PGGAN (a one-hot concatenated to z) need it there too.  True is the
+    # safe default for a new family: it asks for the class rather than silently dropping it.
+    synthesis_reads_class: bool = True
     mapping_prefixes: tuple[str, ...] = ("mapping.",)
     """Parameter-name prefixes of the mapping network (z -> codes); every other parameter is synthesis."""
     z_bound: float | None = None
@@ -210,13 +215,16 @@ class GANGenerator(torch.nn.Module):
 
     def synthesis(self, codes: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
                   noise_mode: str = "const") -> torch.Tensor:
-        """codes ``[n, num_ws, w_dim]`` -> images ``[n, C, H, W]`` in about [-1, 1] (not clamped)."""
+        """codes ``[n, num_ws, w_dim]`` -> images ``[n, C, H, W]`` in about [-1, 1] (not clamped).
+
+        ``c`` is required (and checked) only for families whose synthesis reads the class
+        (``synthesis_reads_class``); the others ignore it, since the class is already in the codes."""
         codes = torch.as_tensor(codes, dtype=torch.float32, device=self.device)
         if codes.ndim != 3 or tuple(codes.shape[1:]) != (self.num_ws, self.w_dim):
             raise InputError(f"codes must be [n, {self.num_ws}, {self.w_dim}], got {list(codes.shape)}")
         if noise_mode not in ("const", "random", "none"):
             raise InputError(f"noise_mode must be const, random or none, not {noise_mode!r}")
-        c = self._check_c(c, codes.shape[0]) if c is not None or self.c_dim else None
+        c = self._check_c(c, codes.shape[0]) if self.synthesis_reads_class else None
         return self._synthesis(codes, c, float(truncation_psi), noise_mode)
 
     # ----- family hooks ------------------------------------------------------------------

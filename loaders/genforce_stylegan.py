@@ -287,6 +287,7 @@ class GenforceStyleGAN(GANGenerator):
 
     arch = ARCH
     code_space = "w"
+    synthesis_reads_class = False  # the class enters through the mapping only
 
     def __init__(self, config: dict) -> None:
         super().__init__()

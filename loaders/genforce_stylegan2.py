@@ -168,6 +168,7 @@ class GenforceStyleGAN2(GANGenerator):
 
     arch = ARCH
     code_space = "w"
+    synthesis_reads_class = False  # the class enters through the mapping only
 
     def __init__(self, config: dict) -> None:
         super().__init__()

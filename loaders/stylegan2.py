@@ -367,6 +367,7 @@ class StyleGAN2Generator(GANGenerator):
 
     arch = "stylegan2"
     code_space = "w"
+    synthesis_reads_class = False  # the class enters through the mapping only
 
     def __init__(self, config: dict) -> None:
         super().__init__()

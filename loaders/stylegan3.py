@@ -431,6 +431,7 @@ class StyleGAN3Generator(GANGenerator):
     the official key names (reach them as ``mapping_net`` / ``synthesis_net``)."""
 
     code_space = "w"
+    synthesis_reads_class = False  # the class enters through the mapping only
 
     def __init__(self, config: dict) -> None:
         super().__init__()

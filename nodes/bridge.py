@@ -168,8 +168,26 @@ def check_interrupt() -> None:
         raise Interrupted("interrupted")
 
 
+# Longest side of a preview image sent to the UI.  ComfyUI's frontend shows a progress preview below the
+# node's widgets in an area at least 220 px high (its image-preview widget's minimum height) and grows the
+# node to make room; a preview no larger than that fits the minimum without further growth.  Voynov's
+# 8 x 5 grid of 64 px tiles (320 x 512) is sent as 138 x 220.  Smaller previews are sent as they are.
+PREVIEW_MAX_SIDE = 220
+
+
+def preview_image(image: Any, max_side: int = PREVIEW_MAX_SIDE) -> Any:
+    """A PIL image no larger than ``max_side`` on its longest side, proportions kept (smaller ones as they are)."""
+    if max(image.size) <= max_side:
+        return image
+    from PIL import Image
+
+    scale = max_side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.LANCZOS)
+
+
 class Progress:
-    """ComfyUI's progress bar when present (with optional preview images), else a counter."""
+    """ComfyUI's progress bar when present (with optional preview images, see PREVIEW_MAX_SIDE), else a counter."""
 
     def __init__(self, total: int) -> None:
         self.total = max(int(total), 1)
@@ -185,7 +203,7 @@ class Progress:
         self.value = value
         if self._bar is not None:
             if preview is not None:
-                self._bar.update_absolute(value, self.total, ("PNG", preview, None))
+                self._bar.update_absolute(value, self.total, ("PNG", preview_image(preview), None))
             else:
                 self._bar.update_absolute(value, self.total)
 

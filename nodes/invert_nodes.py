@@ -1,4 +1,4 @@
-"""Invert Image: a photo (ComfyUI IMAGE) -> the latent whose image is closest to it."""
+"""GAN Invert Image: a photo (ComfyUI IMAGE) -> the latent whose image is closest to it."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ class InvertImage:
 
 def invert_node(model, image, space="auto", steps=0, seed_value=0, init=None, perceptual=None, class_label=""):
     """Validate everything, then invert on ComfyUI's device with progress, preview and interrupt."""
-    images = photos(image, "Invert Image", MAX_IMAGES, min_side=MIN_SIDE)
+    images = photos(image, "GAN Invert Image", MAX_IMAGES, min_side=MIN_SIDE)
     steps = whole("steps", steps)
     steps = None if steps == 0 else steps
     seed_value = check_seed(seed_value)
@@ -113,5 +113,5 @@ def invert_node(model, image, space="auto", steps=0, seed_value=0, init=None, pe
 
 
 NODES = {
-    "GANLabInvertImage": (InvertImage, "Invert Image"),
+    "GANLabInvertImage": (InvertImage, "GAN Invert Image"),
 }

@@ -121,7 +121,7 @@ class SaveLatent:
 
 
 class LoadLatent:
-    DESCRIPTION = ("Load latent codes: files written by Save Latent (checked against the model, so codes never meet "
+    DESCRIPTION = ("Load latent codes: files written by Save GAN Latent (checked against the model, so codes never meet "
                    "another model), and other tools' latents: NVIDIA's projected_w.npz, TF StyleGAN dlatents.npz, "
                    ".npy arrays, rosinality projector .pt files and e4e / PTI latent tensors. Those name no model: "
                    "connect the model they were made with, which binds them (widths and slots checked).")
@@ -151,9 +151,9 @@ class LoadLatent:
 
 
 NODES = {
-    "GANLabLatentInterpolate": (LatentInterpolate, "Latent Interpolate"),
-    "GANLabLatentBatch": (LatentBatch, "Latent Batch"),
+    "GANLabLatentInterpolate": (LatentInterpolate, "GAN Latent Interpolate"),
+    "GANLabLatentBatch": (LatentBatch, "GAN Latent Batch"),
     "GANLabStyleMix": (StyleMix, "Style Mix"),
-    "GANLabSaveLatent": (SaveLatent, "Save Latent"),
-    "GANLabLoadLatent": (LoadLatent, "Load Latent"),
+    "GANLabSaveLatent": (SaveLatent, "Save GAN Latent"),
+    "GANLabLoadLatent": (LoadLatent, "Load GAN Latent"),
 }

@@ -1,4 +1,4 @@
-"""Load Perceptual Distance: the image distance Invert Image and Pivotal Tuning minimise, from models/gan_aux."""
+"""Load Perceptual Distance: the image distance GAN Invert Image and Pivotal Tuning minimise, from models/gan_aux."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def describe(distance: ImageDistance, vgg_file: str, lpips_weights: str) -> str:
 
 
 class LoadPerceptualDistance:
-    DESCRIPTION = ("The image distance that Invert Image and Pivotal Tuning minimise. With a VGG16 file in "
+    DESCRIPTION = ("The image distance that GAN Invert Image and Pivotal Tuning minimise. With a VGG16 file in "
                    f"models/gan_aux (torchvision's {TORCHVISION_NAME} or NVIDIA's {NVIDIA_NAME}): LPIPS on VGG16, "
                    f"calibrated by NVIDIA's built-in weights or the lpips package's {LPIPS_NAME}. Without one: "
                    "pixel L1 + MS-SSIM, and the summary names the file that improves the result. Nothing is "
@@ -92,7 +92,7 @@ class LoadPerceptualDistance:
     CATEGORY = SUBCATEGORY
     RETURN_TYPES = (PERCEPTUAL, "STRING")
     RETURN_NAMES = ("distance", "summary")
-    OUTPUT_TOOLTIPS = ("The distance, for the perceptual input of Invert Image and Pivotal Tuning.",
+    OUTPUT_TOOLTIPS = ("The distance, for the perceptual input of GAN Invert Image and Pivotal Tuning.",
                        "Which distance this is, what it is built from, and which file would improve it.")
     FUNCTION = "load"
 

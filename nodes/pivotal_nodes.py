@@ -25,7 +25,7 @@ def describe(stats: dict) -> str:
 
 class PivotalTuning:
     DESCRIPTION = ("Pivotal tuning (Roich et al., 2021): fine-tune a copy of the generator so the pivot latent (e.g. "
-                   "from Invert Image) reproduces the photo exactly; the latent space stays the parent's, so "
+                   "from GAN Invert Image) reproduces the photo exactly; the latent space stays the parent's, so "
                    "directions found on the parent edit the photo. The original model is untouched; the copy has "
                    "its own fingerprint and accepts the parent's latents and direction sets. Shows progress with a "
                    "preview (photos over reconstructions) and stops on interrupt. Defaults from the paper's code: "
@@ -42,7 +42,7 @@ class PivotalTuning:
     def INPUT_TYPES(cls):
         return {"required": {
             "model": (MODEL, {"tooltip": "The generator the pivot latent belongs to (it is not changed)."}),
-            "latent": (LATENT, {"tooltip": "The pivot: one code per image, e.g. the output of Invert Image."}),
+            "latent": (LATENT, {"tooltip": "The pivot: one code per image, e.g. the output of GAN Invert Image."}),
             "image": ("IMAGE", {"tooltip": "The photos, one per pivot code (centre-cropped and resized to the "
                                            "model's resolution)."}),
             "steps": ("INT", {"default": 0, "min": 0, "max": pivotal.MAX_STEPS,

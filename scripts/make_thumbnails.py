@@ -1,18 +1,22 @@
-"""Render every example workflow with the runner and save its real output as thumbnails.
+"""Render every example workflow with the runner and compose its thumbnail from the real output.
 
-    python3 scripts/make_thumbnails.py [NAME ...] [--voynov-steps N]
+    python3 scripts/make_thumbnails.py [KEY ...] [--voynov-steps N]
 
-For example_workflows/NAME.json this writes example_workflows/NAME.jpg (the thumbnail ComfyUI's
-template browser shows beside the workflow) and docs/NAME.png (a small PNG for the README): the
-workflow's saved images tiled into one picture (at most 512 px wide), and docs/icon.png from the
-first example.
+For each example (scripts/build_examples.py: key, file name, labels) this writes
+
+- ``example_workflows/<file name>.jpg``: the thumbnail ComfyUI's template browser shows beside the
+  workflow, a 512 x 512 square (the browser's card is square): the images the workflow saves, tiled
+  to fill it, each with its caption when the example gives labels;
+- ``docs/<key>.png``: the same picture at 384 px for the README;
+- ``docs/icon.png`` (256 px, the pack's icon) from the first example's faces.
 
 Examples whose checkpoint is not in the models folder (the StyleGAN2, BigGAN and e4e ones on a
 machine without those downloads) are rendered on the test stand-ins (tests/model_files.py: small
-random networks from tests/data/oracles written under the same file names, a stand-in input/example.png,
-with the widget overrides the tests use), and the script says so (on the picture itself for the
-examples in STANDIN_CAPTIONS); the Voynov example trains for --voynov-steps (default 300) instead of
-its 2000 steps. Everything else runs exactly as the file says.
+random networks from tests/data/oracles written under the same file names, a stand-in
+input/example.png, with the widget overrides the tests use), and the picture says so in a banner:
+what it shows is random, and which file gives real images.  The Voynov example trains for
+--voynov-steps (default: the file's own 2,000), and the picture says how many.  Everything else runs
+exactly as the file says.
 """
 
 from __future__ import annotations
@@ -25,6 +29,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIZE = 512  # thumbnail side
+DOCS_SIZE = 384  # README picture side
+BACKGROUND = (24, 24, 28)
+TEXT = (235, 235, 235)
+BANNER = (176, 58, 46)
 
 
 def import_pack():
@@ -38,29 +47,118 @@ def import_pack():
     return sys.modules["gan_latent_lab"]
 
 
+def builder():
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import build_examples
+
+    return build_examples
+
+
+def font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)  # Pillow >= 10.1: a scalable built-in font
+    except TypeError:
+        return ImageFont.load_default()
+
+
 def tile(paths: list[str], max_width: int = 512, cols: int = 4):
+    """The images side by side in a grid (``cols`` wide), at most ``max_width`` wide (the icon)."""
     from PIL import Image
 
-    opened = [Image.open(p) for p in paths]
-    still = [im for im in opened if getattr(im, "n_frames", 1) == 1]
-    images = [im.convert("RGB") for im in (still or opened)]
-    if len({im.size for im in images}) > 1:  # different pictures (a heatmap and a grid): one row, equal heights
-        h = max(im.height for im in images)
-        images = [im.resize((round(im.width * h / im.height), h), Image.LANCZOS) for im in images]
-        sheet = Image.new("RGB", (sum(im.width for im in images), h), "white")
-        x = 0
-        for im in images:
-            sheet.paste(im, (x, 0))
-            x += im.width
-    else:
-        cols = min(len(images), cols)
-        rows = math.ceil(len(images) / cols)
-        w, h = images[0].size
-        sheet = Image.new("RGB", (cols * w, rows * h))
-        for i, im in enumerate(images):
-            sheet.paste(im, ((i % cols) * w, (i // cols) * h))
+    images = [Image.open(p).convert("RGB") for p in paths]
+    cols = min(len(images), cols)
+    rows = math.ceil(len(images) / cols)
+    w, h = images[0].size
+    sheet = Image.new("RGB", (cols * w, rows * h))
+    for i, im in enumerate(images):
+        sheet.paste(im, ((i % cols) * w, (i // cols) * h))
     if sheet.width > max_width:
         sheet = sheet.resize((max_width, round(sheet.height * max_width / sheet.width)), Image.LANCZOS)
+    return sheet
+
+
+def _fit(im, box_w: int, box_h: int):
+    from PIL import Image
+
+    scale = min(box_w / im.width, box_h / im.height)
+    size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+    # small GAN outputs (32 / 64 px) are enlarged a lot: keep their pixels crisp rather than blurred
+    method = Image.NEAREST if scale >= 3 else Image.LANCZOS
+    return im.resize(size, method)
+
+
+def compose(paths: list[str], labels: list[str] | None = None, banner: list[str] | None = None,
+            caption: str | None = None, size: int = SIZE):
+    """A square picture: the saved images tiled to fill it (a grid for same-sized images, one row of
+    equal heights otherwise), a caption under each tile, an optional banner on top and a caption line."""
+    from PIL import Image, ImageDraw
+
+    opened = [Image.open(p) for p in paths]
+    still = [im for im in opened if getattr(im, "n_frames", 1) == 1] or opened  # frames, not the animation
+    images = [im.convert("RGB") for im in still]
+    labels = labels if labels and len(labels) == len(images) else None
+    sheet = Image.new("RGB", (size, size), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    pad = size // 64
+    small, big = font(size // 24), font(size // 20)
+    top = 0
+    if banner:
+        band = pad * 2 + len(banner) * (size // 20 + pad)
+        draw.rectangle([0, 0, size, band], fill=BANNER)
+        for i, line in enumerate(banner):
+            f = big
+            for points in range(size // 20, 6, -1):  # shrink a long line until it fits
+                f = font(points)
+                if draw.textlength(line, font=f) <= size - 2 * pad:
+                    break
+            draw.text((size / 2, pad + i * (size // 20 + pad)), line, fill=(255, 255, 255), font=f, anchor="ma")
+        top = band
+    bottom = size - ((size // 24 + 2 * pad) if caption else 0)
+    label_h = (size // 24 + pad) if labels else 0
+    area_w, area_h = size - 2 * pad, bottom - top - 2 * pad
+    if len({im.size for im in images}) == 1:
+        n = len(images)
+        best = None
+        for cols in range(1, n + 1):  # the grid that shows the tiles largest
+            rows = math.ceil(n / cols)
+            side = min(area_w / cols, (area_h - rows * label_h) / rows * images[0].width / images[0].height)
+            if best is None or side > best[0]:
+                best = (side, cols, rows)
+        _, cols, rows = best
+        cell_w, cell_h = area_w // cols, area_h // rows
+        cells = [(pad + (i % cols) * cell_w, top + pad + (i // cols) * cell_h, cell_w, cell_h) for i in range(n)]
+    else:  # different pictures (a heatmap and a grid): a row or a column, whichever shows them larger
+        ratios = [im.width / im.height for im in images]  # width / height
+        row_h = min(area_w / sum(ratios), area_h - label_h)  # common height in a row
+        col_w = min(area_w, min((area_h - len(images) * label_h) / sum(1 / r for r in ratios), area_w))
+        if row_h * sum(ratios) * row_h >= sum(col_w * col_w / r for r in ratios):
+            widths = [area_w * r / sum(ratios) for r in ratios]
+            x, cells = pad, []
+            for w in widths:
+                cells.append((round(x), top + pad, round(w), area_h))
+                x += w
+        else:
+            heights = [(area_h - len(images) * label_h) * (1 / r) / sum(1 / q for q in ratios) + label_h for r in ratios]
+            y, cells = top + pad, []
+            for h in heights:
+                cells.append((pad, round(y), area_w, round(h)))
+                y += h
+    for i, (im, (x, y, w, h)) in enumerate(zip(images, cells)):
+        fitted = _fit(im, w - pad, h - label_h - pad)
+        ox = x + (w - fitted.width) // 2
+        oy = y + (h - label_h - fitted.height) // 2
+        sheet.paste(fitted, (ox, oy))
+        if labels:
+            f = small
+            for points in range(size // 24, 6, -1):  # shrink a long caption until it fits its cell
+                f = font(points)
+                if draw.textlength(labels[i], font=f) <= w - pad:
+                    break
+            draw.text((x + w / 2, oy + fitted.height + pad // 2), labels[i], fill=TEXT, font=f, anchor="ma")
+    if caption:
+        draw.text((size / 2, bottom + pad), caption, fill=TEXT, font=small, anchor="ma")
     return sheet
 
 
@@ -84,43 +182,30 @@ def needs_stand_in(wf: str) -> bool:
     return False
 
 
-# Stand-in pictures that carry a caption on the thumbnail itself (its README row says so as well).
-STANDIN_CAPTIONS = {"encode_and_edit": "STAND-IN: random encoder, 32 px decoder"}
-
-
-def caption(sheet, text: str, min_width: int = 256):
-    """The sheet (enlarged to ``min_width`` without smoothing) with ``text`` on a band below it."""
-    from PIL import Image, ImageDraw
-
-    if sheet.width < min_width:
-        f = math.ceil(min_width / sheet.width)
-        sheet = sheet.resize((sheet.width * f, sheet.height * f), Image.NEAREST)
-    out = Image.new("RGB", (sheet.width, sheet.height + 18), "white")
-    out.paste(sheet, (0, 0))
-    ImageDraw.Draw(out).text((4, sheet.height + 3), text, fill="black")
-    return out
-
-
-def make(name: str, voynov_steps: int = 300) -> None:
+def make(key: str, voynov_steps: int | None = None) -> None:
     import_pack()
     from gan_latent_lab import workflow
     from gan_latent_lab.atomic import atomic_write
 
-    wf = os.path.join(ROOT, "example_workflows", name + ".json")
-    overrides, how, input_dir = {}, "as saved", None
+    ex = builder().BY_KEY[key]
+    wf = builder().path_of(key)
+    overrides, how, banner, caption, input_dir = {}, "as saved", None, None, None
     with tempfile.TemporaryDirectory() as out:
         saved_env = os.environ.get("GAN_LATENT_LAB_MODELS")
         try:
-            if name == "voynov_train_save_apply":
-                os.environ["GAN_LATENT_LAB_MODELS"] = os.path.join(out, "models")
-                overrides, how = {2: {"steps": voynov_steps}}, f"trained {voynov_steps} steps"
+            if key == "voynov_train_save_apply":
+                os.environ["GAN_LATENT_LAB_MODELS"] = os.path.join(out, "models")  # a fresh run, never resumed
+                steps = voynov_steps or workflow.resolve(wf)["2"].inputs["steps"]
+                overrides, how = {2: {"steps": steps}}, f"trained {steps} steps"
+                caption = f"after {steps:,} training steps"
             elif needs_stand_in(wf):
                 mf = stand_ins()
                 mf.write_example_models(Path(out) / "models")
                 mf.write_example_inputs(Path(out) / "input")
                 os.environ["GAN_LATENT_LAB_MODELS"] = os.path.join(out, "models")
                 input_dir = os.path.join(out, "input")
-                overrides, how = mf.STANDIN_OVERRIDES.get(name, {}), "on the random test stand-in"
+                overrides, how = mf.STANDIN_OVERRIDES.get(key, {}), "on the random test stand-in"
+                banner = ["STAND-IN: a small random model", f"real images need {ex.needs}"]
             result = workflow.run(wf, os.path.join(out, "images"), overrides=overrides, input_dir=input_dir)
         finally:
             if saved_env is None:
@@ -128,34 +213,32 @@ def make(name: str, voynov_steps: int = 300) -> None:
             else:
                 os.environ["GAN_LATENT_LAB_MODELS"] = saved_env
         if not result.images:
-            print(f"{name}: saved no images, no thumbnail", file=sys.stderr)
+            print(f"{key}: saved no images, no thumbnail", file=sys.stderr)
             return
-        sheet = tile(result.images)
-        if how == "on the random test stand-in" and name in STANDIN_CAPTIONS:
-            sheet = caption(sheet, STANDIN_CAPTIONS[name])
-        icon = tile(result.images[:4], max_width=256, cols=2) if name == "sample_and_decode" else None
-    jpg = os.path.join(ROOT, "example_workflows", name + ".jpg")
-    png = os.path.join(ROOT, "docs", name + ".png")
+        sheet = compose(result.images, ex.labels, banner, caption)
+        docs = compose(result.images, ex.labels, banner, caption, size=DOCS_SIZE)
+        icon = tile(result.images[:4], max_width=256, cols=2) if ex.number == 1 else None
+    jpg = os.path.splitext(wf)[0] + ".jpg"
+    png = os.path.join(ROOT, "docs", key + ".png")
     with atomic_write(jpg, overwrite=True) as tmp:
         sheet.save(tmp, format="JPEG", quality=90)
     with atomic_write(png, overwrite=True) as tmp:
-        sheet.save(tmp, format="PNG", optimize=True)
+        docs.save(tmp, format="PNG", optimize=True)
     if icon is not None:
         with atomic_write(os.path.join(ROOT, "docs", "icon.png"), overwrite=True) as tmp:
             icon.save(tmp, format="PNG", optimize=True)
-    print(f"{name} ({how}): {sheet.size[0]}x{sheet.size[1]} -> {os.path.relpath(jpg, ROOT)}, "
-          f"{os.path.relpath(png, ROOT)}")
+    print(f"{ex.stem} ({how}) -> {os.path.relpath(jpg, ROOT)}, {os.path.relpath(png, ROOT)}")
 
 
 def main(argv: list[str]) -> int:
-    steps = 300
+    steps = None
     if "--voynov-steps" in argv:
         i = argv.index("--voynov-steps")
         steps = int(argv[i + 1])
         argv = argv[:i] + argv[i + 2:]
-    names = argv or sorted(f[:-5] for f in os.listdir(os.path.join(ROOT, "example_workflows")) if f.endswith(".json"))
-    for name in names:
-        make(name, steps)
+    keys = argv or [ex.key for ex in sorted(builder().EXAMPLES, key=lambda e: e.number)]
+    for key in keys:
+        make(key, steps)
     return 0
 
 

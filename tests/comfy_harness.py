@@ -2,7 +2,8 @@
 
 Used by test_comfyui_e2e.py.  The server gets its own base directory (custom_nodes with a link
 to the checkout under test, models, output, user) so the ComfyUI checkout itself is not changed,
-an in-memory database, an empty front-end folder and a free port from 8199.  Every request has a
+an in-memory database, an empty front-end folder (or the installed real frontend, for the browser test)
+and a free port from 8199 (or the first port given).  Every request has a
 timeout and the server's process group is always ended.
 """
 
@@ -61,9 +62,15 @@ def free_port(start: int = FIRST_PORT, tries: int = 100) -> int:
 class ComfyServer:
     """A ComfyUI process; use as a context manager so it is always stopped."""
 
-    def __init__(self, root: str, pack_dir: str, folder_name: str = "gan-latent-lab", python: str | None = None):
+    def __init__(self, root: str, pack_dir: str | None, folder_name: str = "gan-latent-lab",
+                 python: str | None = None, first_port: int = FIRST_PORT, front_end_root: str | None = None):
+        """``pack_dir`` None: ComfyUI alone (no custom nodes).  ``front_end_root`` None: an empty folder
+        (the HTTP API only); ``"installed"``: the comfyui-frontend-package installed in ComfyUI's venv
+        (ComfyUI's own default, the real UI); any other value: a frontend folder to serve."""
         self.root = os.path.abspath(root)
-        self.pack_dir = os.path.abspath(pack_dir)
+        self.pack_dir = os.path.abspath(pack_dir) if pack_dir else None
+        self.first_port = first_port
+        self.front_end_root = front_end_root
         self.folder_name = folder_name
         self.python = python or comfy_python(root)
         self.base = tempfile.mkdtemp(prefix="gll-comfy-")
@@ -75,7 +82,8 @@ class ComfyServer:
     def _prepare(self) -> dict:
         custom = os.path.join(self.base, "custom_nodes")
         os.makedirs(custom)
-        os.symlink(self.pack_dir, os.path.join(custom, self.folder_name))
+        if self.pack_dir:
+            os.symlink(self.pack_dir, os.path.join(custom, self.folder_name))
         for sub in ("models", "output", "input", "user", "frontend"):
             os.makedirs(os.path.join(self.base, sub), exist_ok=True)
         env = dict(os.environ)
@@ -92,10 +100,11 @@ class ComfyServer:
 
     def start(self, timeout: float = START_TIMEOUT_S) -> "ComfyServer":
         env = self._prepare()
-        self.port = free_port()
+        self.port = free_port(self.first_port)
         cmd = [self.python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
-               "--front-end-root", os.path.join(self.base, "frontend"), "--base-directory", self.base,
-               "--database-url", "sqlite:///:memory:", "--disable-auto-launch"]
+               "--base-directory", self.base, "--database-url", "sqlite:///:memory:", "--disable-auto-launch"]
+        if self.front_end_root != "installed":
+            cmd += ["--front-end-root", self.front_end_root or os.path.join(self.base, "frontend")]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)

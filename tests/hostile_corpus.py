@@ -2051,7 +2051,7 @@ def input_files(models: str) -> None:
 
 
 def papers_inputs() -> list[tuple[str, Any]]:
-    """Widgets and names of the issue-15 nodes: Save GAN Model, Save Latent (.npz), Pivotal Tuning, Align
+    """Widgets and names of the issue-15 nodes: Save GAN Model, Save GAN Latent (.npz), Pivotal Tuning, Align
     Face, Load Perceptual Distance, and the official deformator importer of issue 19."""
     out: list = []
 

@@ -373,10 +373,39 @@ def as_cuda_saved(src: Path, dst: Path) -> Path:
     return Path(dst)
 
 
+# ----- the example workflows, by key (scripts/build_examples.py names the files) ---------------------
+_BUILDER = None
+
+
+def examples_builder():
+    """scripts/build_examples.py as a module (the one place that knows each example's file name)."""
+    global _BUILDER
+    if _BUILDER is None:
+        import importlib.util
+
+        path = Path(__file__).resolve().parents[1] / "scripts" / "build_examples.py"
+        spec = importlib.util.spec_from_file_location("_gll_build_examples", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+        spec.loader.exec_module(module)
+        _BUILDER = module
+    return _BUILDER
+
+
+def example_path(key: str) -> Path:
+    """The workflow file of the example with this key (e.g. "sample_and_decode")."""
+    return Path(examples_builder().path_of(key))
+
+
+def example_key(path) -> str:
+    return examples_builder().key_of(path)
+
+
 # ----- stand-ins for the example workflows that need a checkpoint a fresh install lacks -------------
-# The files are written under the names the examples use; the overrides are widget values (never edits
-# of the workflow files) that fit the small stand-ins: the StyleGAN2 oracle has 8 w+ slots instead of 18,
-# the BigGAN oracle 10 unnamed classes instead of ImageNet's 1000.  Long runs are shortened the same way.
+# The files are written under the names the examples use; the overrides (by example key) are widget
+# values (never edits of the workflow files) that fit the small stand-ins: the StyleGAN2 oracle has 8 w+
+# slots instead of 18, the BigGAN oracle 10 unnamed classes instead of ImageNet's 1000.  Long runs are
+# shortened the same way.
 STANDIN_OVERRIDES = {
     "layerwise_edit": {5: {"slot_end": 5}, 6: {"slot_start": 6}},
     "biggan_class_edit": {2: {"class_label": "3"}, 6: {"class_label": "3:0.5, 7:0.5"}},

@@ -65,3 +65,30 @@ def test_copy_for_training_leaves_the_patcher_behind(fake_comfy):
     assert not next(copy.parameters()).is_inference() and next(gen.parameters()).is_inference()
     torch.testing.assert_close(copy[0].weight, gen[0].weight.clone())
     assert autograd_ready(copy) is copy  # ordinary tensors: no second copy
+
+
+def test_previews_reach_comfyui_at_a_modest_size(monkeypatch):
+    """The Voynov preview grid (8 directions x 5 shifts of 64 px tiles = 320 x 512) is sent at most
+    220 px (the frontend's preview area) on its longest side, proportions kept; small previews are not enlarged."""
+    from PIL import Image
+
+    sent = []
+
+    class Bar:
+        def __init__(self, total):
+            self.total = total
+
+        def update_absolute(self, value, total=None, preview=None):
+            sent.append(preview)
+
+    utils = types.ModuleType("comfy.utils")
+    utils.ProgressBar = Bar
+    monkeypatch.setitem(sys.modules, "comfy", types.ModuleType("comfy"))
+    monkeypatch.setitem(sys.modules, "comfy.utils", utils)
+    bar = bridge.Progress(3)
+    bar.set(1, Image.new("RGB", (320, 512), "red"))
+    bar.set(2, Image.new("RGB", (64, 48), "blue"))
+    bar.set(3)
+    big, small, none = sent
+    assert big[0] == "PNG" and big[1].size[1] == 220 and big[1].size[0] in (137, 138)
+    assert small[1].size == (64, 48) and none is None

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -27,11 +28,12 @@ pytestmark = [
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import comfy_harness  # noqa: E402
-from model_files import STANDIN_OVERRIDES, write_example_inputs, write_example_models  # noqa: E402
+from model_files import (STANDIN_OVERRIDES, example_key, example_path, write_example_inputs,  # noqa: E402
+                         write_example_models)
 
 PACK = Path(gan_latent_lab.__file__).resolve().parent
 EXAMPLES = sorted((PACK / "example_workflows").glob("*.json"))
-SAMPLE = PACK / "example_workflows" / "sample_and_decode.json"
+SAMPLE = example_path("sample_and_decode")
 BUILTIN_FACE = "builtin: face DCGAN 64px (gan-face-generate)"
 
 
@@ -47,7 +49,7 @@ def server():
 def example_api(path: Path, extra: dict | None = None) -> dict:
     """An example in API form with the widget overrides the runner tests use (then ``extra``)."""
     api = workflow.to_api(path)
-    for overrides in (STANDIN_OVERRIDES.get(path.stem, {}), extra or {}):
+    for overrides in (STANDIN_OVERRIDES.get(example_key(path), {}), extra or {}):
         for node, values in overrides.items():
             api[str(node)]["inputs"].update(values)
     return api
@@ -110,7 +112,7 @@ def test_comfyui_images_equal_the_runner_images(server, tmp_path):
 def test_every_example_runs_in_comfyui_like_the_runner(server, path, tmp_path):
     entry = run_prompt(server, example_api(path))
     assert entry["outputs"], f"{path.name} produced no output"
-    if path.stem == "voynov_train_save_apply":
+    if example_key(path) == "voynov_train_save_apply":
         return  # training on ComfyUI's device is not bit-identical to another process; shape checked above
     theirs = [np.asarray(Image.open(io.BytesIO(server.view(item))).convert("RGB")).astype(np.int16)
               for out in entry["outputs"].values() for item in out.get("images", [])
@@ -118,7 +120,7 @@ def test_every_example_runs_in_comfyui_like_the_runner(server, path, tmp_path):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GAN_LATENT_LAB_MODELS", str(Path(server.base) / "models"))
         mp.setenv("GAN_LATENT_LAB_INPUT", str(Path(server.base) / "input"))
-        ours = workflow.run(path, tmp_path, overrides=STANDIN_OVERRIDES.get(path.stem))
+        ours = workflow.run(path, tmp_path, overrides=STANDIN_OVERRIDES.get(example_key(path)))
     ours = [np.asarray(Image.open(p).convert("RGB")).astype(np.int16) for p in ours.images
             if "preview" not in os.path.basename(p)]
     assert len(theirs) == len(ours) and theirs
@@ -129,12 +131,12 @@ def test_every_example_runs_in_comfyui_like_the_runner(server, path, tmp_path):
 @pytest.mark.parametrize("kind", ["voynov", "ganspace"])
 def test_interrupt_stops_a_long_run_cleanly(server, kind):
     if kind == "voynov":
-        path, extra = PACK / "example_workflows" / "voynov_train_save_apply.json", {
+        path, extra = example_path("voynov_train_save_apply"), {
             2: {"steps": 100000, "run_name": "interrupted_run", "checkpoint_every": 100000}}
     else:
         # the face DCGAN's first layer is 8,192 wide: GANSpace caps the 10,000,000 asked for at 32,768
         # samples, about 7 s on two cores, so the interrupt comes early
-        path, extra = PACK / "example_workflows" / "ganspace_vs_sefa.json", {
+        path, extra = example_path("ganspace_vs_sefa"), {
             2: {"samples": 10_000_000, "converge": False}}
     status, answer = server.queue(example_api(path, extra))
     assert status == 200, answer
@@ -156,8 +158,11 @@ def test_interrupt_stops_a_long_run_cleanly(server, kind):
 def test_workflow_templates_list_our_examples(server):
     templates = server.get_json("/workflow_templates")
     assert sorted(templates.get("gan-latent-lab", [])) == sorted(p.stem for p in EXAMPLES)
-    served = server.get_json("/api/workflow_templates/gan-latent-lab/sample_and_decode.json")
+    quoted = urllib.parse.quote(SAMPLE.stem)
+    served = server.get_json(f"/api/workflow_templates/gan-latent-lab/{quoted}.json")
     assert served == json.loads(SAMPLE.read_text(encoding="utf-8"))
+    status, thumb = server.request(f"/api/workflow_templates/gan-latent-lab/{quoted}.jpg")
+    assert status == 200 and thumb == SAMPLE.with_suffix(".jpg").read_bytes()
 
 
 def test_pack_imports_under_another_folder_name():

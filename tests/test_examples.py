@@ -4,9 +4,8 @@ stand-ins written under the file names they use (tests/model_files.py), shrunk o
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,19 +15,12 @@ from PIL import Image
 
 from gan_latent_lab import workflow
 from gan_latent_lab.nodes import bridge
-from model_files import STANDIN_OVERRIDES, write_example_inputs, write_example_models
+from model_files import (STANDIN_OVERRIDES, example_key, example_path, examples_builder, write_example_inputs,
+                         write_example_models)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "example_workflows").glob("*.json"))
-NAMES = [p.stem for p in EXAMPLES]
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"_script_{name}", ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+KEYS = [example_key(p) for p in EXAMPLES]
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +34,8 @@ def models_root(tmp_path_factory):
         yield root
 
 
-def run_example(name: str, out: Path):
-    return workflow.run(ROOT / "example_workflows" / f"{name}.json", out, overrides=STANDIN_OVERRIDES.get(name))
+def run_example(key: str, out: Path):
+    return workflow.run(example_path(key), out, overrides=STANDIN_OVERRIDES.get(key))
 
 
 def pixels(path) -> np.ndarray:
@@ -53,28 +45,66 @@ def pixels(path) -> np.ndarray:
 
 def test_the_examples_exist_and_match_the_build_script():
     assert {"sample_and_decode", "sefa_explorer_grid", "layerwise_edit", "ganspace_vs_sefa",
-            "voynov_train_save_apply", "biggan_class_edit", "interpolation_animation", "encode_and_edit"} <= set(NAMES)
-    builder = load_script("build_examples")
-    assert sorted(ex.name for ex in builder.EXAMPLES) == sorted(NAMES)
-    assert builder.main(["--check"]) == 0, "example_workflows/ is stale: run scripts/build_examples.py"
+            "voynov_train_save_apply", "biggan_class_edit", "interpolation_animation",
+            "encode_and_edit"} <= set(KEYS)
+    builder = examples_builder()
+    assert sorted(ex.key for ex in builder.EXAMPLES) == sorted(KEYS)
+    assert builder.main(["--check"]) == 0, "example_workflows/ or README is stale: run scripts/build_examples.py"
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_example_has_note_thumbnail_and_readme_picture(name):
-    wf = json.loads((ROOT / "example_workflows" / f"{name}.json").read_text(encoding="utf-8"))
+def test_file_names_read_as_titles_and_sort_simplest_first():
+    """The template browser shows the file name as the title: "NN Title words", numbered in the order
+    of the examples (the built-in model ones first, the ones that need a download last)."""
+    builder = examples_builder()
+    stems = [p.stem for p in EXAMPLES]  # sorted by name, as file browsers and sorted listings show them
+    assert all(re.fullmatch(r"\d\d [A-Z][A-Za-z0-9 -]*[A-Za-z0-9]", s) for s in stems), stems
+    ordered = sorted(builder.EXAMPLES, key=lambda e: e.number)
+    assert stems == [e.stem for e in ordered]
+    assert stems[0] == "01 Faces from seeds"
+    needs = [e.needs is not None for e in ordered]
+    assert needs == sorted(needs), "examples that need a download come after the built-in-model ones"
+    sizes = [len(e.nodes) for e in ordered]
+    assert sizes[0] == min(sizes), "the first example is the smallest graph"
+    assert {p.suffix for p in (ROOT / "example_workflows").iterdir()} <= {".json", ".jpg"}
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_example_has_note_thumbnail_and_readme_picture(key):
+    path = example_path(key)
+    wf = json.loads(path.read_text(encoding="utf-8"))
     assert wf["version"] == 0.4 and wf["links"] and wf["nodes"]
     notes = [n for n in wf["nodes"] if n["type"] == "Note"]
     assert len(notes) == 1 and len(notes[0]["widgets_values"][0]) > 80
-    with Image.open(ROOT / "example_workflows" / f"{name}.jpg") as im:
-        assert im.format == "JPEG" and im.width >= 64
-    with Image.open(ROOT / "docs" / f"{name}.png") as im:
+    assert "not measured" not in notes[0]["widgets_values"][0]
+    with Image.open(path.with_suffix(".jpg")) as im:
+        # the template browser shows a 256 x 256 card: a square thumbnail fills it
+        assert im.format == "JPEG" and im.size == (512, 512)
+    with Image.open(ROOT / "docs" / f"{key}.png") as im:
         assert im.format == "PNG" and im.width <= 512
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_example_runs_through_the_runner(name, models_root, tmp_path):
-    result = run_example(name, tmp_path)
-    assert result.images, f"{name} saved nothing"
+@pytest.mark.parametrize("key", KEYS)
+def test_nodes_do_not_overlap_even_with_their_preview(key):
+    """Laid out with room: no two node boxes overlap, and a node that shows a live preview (Voynov) has
+    the frontend's 220-unit preview area below its widgets from the start."""
+    builder = examples_builder()
+    wf = json.loads(example_path(key).read_text(encoding="utf-8"))
+    boxes = [(n["id"], n["pos"][0], n["pos"][1], n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
+             for n in wf["nodes"]]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            apart = a[3] <= b[1] or b[3] <= a[1] or a[4] <= b[2] or b[4] <= a[2]
+            assert apart, f"{key}: nodes {a[0]} and {b[0]} overlap"
+    for n in wf["nodes"]:
+        if n["type"] in builder.PREVIEW_NODES:
+            widgets_height = 46 + 24 * len(n["widgets_values"]) + 22 * max(len(n["inputs"]), len(n["outputs"]))
+            assert n["size"][1] >= widgets_height + 220
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_example_runs_through_the_runner(key, models_root, tmp_path):
+    result = run_example(key, tmp_path)
+    assert result.images, f"{key} saved nothing"
     for path in result.images:
         arr = pixels(path)
         assert arr.std() > 0, f"{path} is a flat image"
@@ -143,7 +173,7 @@ def test_interpolation_writes_a_16_frame_animation_from_seed_3_to_8(models_root,
         assert im.n_frames == 16 and im.info.get("loop") == 0
         im.seek(0)
         assert np.abs(np.asarray(im.convert("RGB")).astype(np.int16) - pixels(frames[0])).max() == 0
-    ends = workflow.run(ROOT / "example_workflows" / "sample_and_decode.json", tmp_path / "ends",
+    ends = workflow.run(example_path("sample_and_decode"), tmp_path / "ends",
                         overrides={2: {"seed": 3, "batch_size": 1}})
     assert np.abs(pixels(ends.images[0]) - pixels(frames[0])).max() <= 1
     steps = [np.abs(pixels(a) - pixels(b)).mean() for a, b in zip(frames, frames[1:])]
@@ -161,4 +191,4 @@ def test_voynov_example_saves_its_run_and_direction_file(models_root, tmp_path):
 def test_missing_model_file_is_a_clear_error_naming_the_node(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_LATENT_LAB_MODELS", str(tmp_path / "empty"))
     with pytest.raises(Exception, match=r"node 1 \(GANLabLoadModel\).*stylegan2-ffhq-1024x1024\.pkl"):
-        workflow.run(ROOT / "example_workflows" / "layerwise_edit.json", tmp_path / "out")
+        workflow.run(example_path("layerwise_edit"), tmp_path / "out")

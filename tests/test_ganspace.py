@@ -226,17 +226,28 @@ def test_bad_inputs_are_refused():
         ganspace(style, 1000, 3, tol=float("nan"))
 
 
-def test_interrupt_from_progress_callback_raises():
+def test_interrupt_check_passed_in_stops_sampling():
+    """The caller's interrupt check runs after every chunk; what it raises ends the run there."""
     seen = []
 
-    def progress(done, total):
-        seen.append(done)
-        if done >= 2048:
-            bridge.request_interrupt()
+    class Stop(Exception):
+        pass
 
-    with pytest.raises(bridge.Interrupted):
-        ganspace(TinyStyle(), 100_000, 3, seed=0, chunk=1024, converge=False, progress=progress)
-    assert seen[-1] == 2048 and seen[-1] < 100_000
+    def interrupt():
+        if seen and seen[-1] >= 2048:
+            raise Stop
+
+    with pytest.raises(Stop):
+        ganspace(TinyStyle(), 100_000, 3, seed=0, chunk=1024, converge=False,
+                 progress=lambda done, total: seen.append(done), interrupt=interrupt)
+    assert seen[-1] == 2048
+
+
+def test_the_library_does_not_consult_the_node_layer_interrupt():
+    """directions/ never reaches into nodes/: a pending bridge interrupt does not stop a library call."""
+    bridge.request_interrupt()
+    d, stats = ganspace(TinyStyle(), 4096, 3, seed=0, chunk=1024, converge=False)
+    assert stats["samples"] == 4096 and d.vectors.shape[0] == 3
 
 
 def test_interrupted_node_leaves_no_file(monkeypatch, tmp_path):

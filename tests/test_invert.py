@@ -431,7 +431,7 @@ def test_invert_node_refuses_before_moving_the_model(face, monkeypatch):
         raise AssertionError("the model was moved before the input was checked")
 
     monkeypatch.setattr(bridge, "load_to_device", no_move)
-    with pytest.raises(InputError, match=f"Invert Image: {MAX_IMAGES + 1} images; it takes 1..{MAX_IMAGES}"):
+    with pytest.raises(InputError, match=f"GAN Invert Image: {MAX_IMAGES + 1} images; it takes 1..{MAX_IMAGES}"):
         InvertImage().invert(face, torch.zeros(MAX_IMAGES + 1, 64, 64, 3), "auto", 10, 0)
     with pytest.raises(InputError, match="does not fit"):
         InvertImage().invert(face, torch.zeros(1, 64, 64, 3), "w+", 10, 0)

@@ -13,10 +13,11 @@ import gan_latent_lab
 from gan_latent_lab import workflow
 from gan_latent_lab.cli import main as cli_main
 from gan_latent_lab.errors import GANLabError
+from model_files import example_path
 
 REPO = Path(gan_latent_lab.__file__).resolve().parent
 EXAMPLES = REPO / "example_workflows"
-SAMPLE = EXAMPLES / "sample_and_decode.json"
+SAMPLE = example_path("sample_and_decode")
 
 
 def sample() -> dict:
