@@ -1,6 +1,6 @@
 """Align Face on a real 512 px photo: landmark detection vs the FFHQ warp, against a plain resize.
 
-The photo is tests/data/astronaut.png (scikit-image's public-domain NASA portrait). Stages, each
+The photo is input/astronaut.png (scikit-image's public-domain NASA portrait). Stages, each
 the best of ``--repeats`` runs after one warm-up:
 
 - ``import``: importing mediapipe and building its graphs once (paid on the first alignment only);
@@ -28,7 +28,7 @@ import conftest  # noqa: E402,F401  (imports the package from this checkout)
 
 from gan_latent_lab.directions.align import align_from_landmarks, find_landmarks, transform_size  # noqa: E402
 
-PHOTO = os.path.join(HERE, "..", "tests", "data", "astronaut.png")
+PHOTO = os.path.join(HERE, "..", "input", "astronaut.png")
 
 
 def best(fn, repeats: int) -> tuple[float, object]:

@@ -98,7 +98,8 @@ def main() -> None:
             # the built-in-model examples get a fresh, empty models folder, so a Voynov run saved earlier is
             # not resumed; an example whose downloads are there uses the real folders, else the stand-ins
             # (and a stand-in input/example.png)
-            models, input_dir = os.path.join(tmp, ex.key, "models"), None
+            models = os.path.join(tmp, ex.key, "models")
+            input_dir = os.path.join(os.path.dirname(HERE), "input")  # the photos this repository carries
             if stand_in:
                 write_example_models(Path(models))
                 input_dir = str(write_example_inputs(Path(tmp, ex.key, "input")).parent)

@@ -13,7 +13,7 @@ inversion exists.  Three measurements, all in this process on the same model and
 3. Peak resident memory above the level before each run (sampled every 5 ms; on CUDA, the peak
    allocated memory instead).
 4. The photo pipeline of the ``edit_a_photo`` example on a real photo (scikit-image's astronaut
-   portrait, ``tests/data/astronaut.png``): Align Face (needs the ``align`` extra), ``invert`` with
+   portrait, ``input/astronaut.png``): Align Face (needs the ``align`` extra), ``invert`` with
    the defaults, then ``pivotal_tune`` with its defaults: PSNR after each step and the seconds each took.
 
     python3 benchmarks/bench_invert.py [--threads 2] [--repeats 3] [--steps 60,120,240,480] [--device cpu]
@@ -203,7 +203,7 @@ def photo_pipeline(model, device: torch.device) -> None:
     from gan_latent_lab.directions import align_face, pivotal_tune
     from gan_latent_lab.errors import GANLabError
 
-    path = os.path.join(os.path.dirname(HERE), "tests", "data", "astronaut.png")
+    path = os.path.join(os.path.dirname(HERE), "input", "astronaut.png")
     photo = np.array(Image.open(path).convert("RGB"))
     t0 = time.perf_counter()
     try:

@@ -55,6 +55,8 @@ STYLEGAN2_FILE = "stylegan2-ffhq-1024x1024.pkl"
 BIGGAN_FILE = "biggan-deep-128/pytorch_model.bin"
 E4E_FILE = "e4e_ffhq_encode.pt"
 INPUT_IMAGE = "example.png"  # ships in every ComfyUI's input/ folder
+PHOTO = "astronaut.png"  # input/astronaut.png in this repository: copy it into ComfyUI's input/ folder
+PHOTO_DIR = os.path.join(ROOT, "input")
 NOTE_COLOR, NOTE_BG = "#432", "#653"
 EXAMPLES_DIR = os.path.join(ROOT, "example_workflows")
 README = os.path.join(ROOT, "README.md")
@@ -247,7 +249,41 @@ def _examples() -> list[Example]:
             [(1, 0, 2, "model"), (2, 0, 3, "directions"), (1, 0, 4, "model"), (1, 0, 5, "model"),
              (4, 0, 5, "latent"), (2, 0, 5, "directions"), (5, 0, 6, "images")]),
         Example(
-            "layerwise_edit", 6, "Layer-wise StyleGAN2 edit",
+            "edit_a_photo", 6, "Edit your own photo",
+            "Load Image (the astronaut portrait) → Align Face → GAN Invert Image → Pivotal Tuning → Apply Direction → "
+            "GAN Decode on the face DCGAN: the aligned photo, the inversion alone, the tuned reconstruction and an "
+            "edit (SeFa direction 2, strength +3) of it",
+            "Edit your own photo: align, invert, tune, edit.\n\n"
+            f"Load Image opens {PHOTO}: copy input/{PHOTO} from this pack's folder into ComfyUI's input/ folder, or "
+            "pick your own photo with a face. Align Face crops the face as the FFHQ dataset did (needs MediaPipe: "
+            "pip install mediapipe==0.10.14). GAN Invert Image searches the model's codes for the photo (for this DCGAN: "
+            "8 random starts in z, the best refined; 240 steps); its summary gives the PSNR. A 64 px DCGAN cannot draw "
+            "an arbitrary face, so the inversion is only a likeness. Pivotal Tuning then fine-tunes a copy of the "
+            "generator (350 steps) until that latent draws the photo; the original model stays as it was, and SeFa "
+            "directions found on it edit the tuned copy. Apply Direction moves the latent along SeFa direction 2; "
+            "try other indices and strengths. GAN Latent Batch puts the tuned reconstruction beside the edit.\n\n"
+            "For FFHQ StyleGAN2: pick the model in Load GAN Model, set Align Face's size to 1024 and use a GPU; "
+            "Invert Image then runs w, then w+ (600 steps). With an e4e encoder, connect Encode Image's latent to "
+            "Invert Image's init (a short refinement) or straight to Pivotal Tuning.",
+            [N(1, "LoadImage", {"image": PHOTO}),
+             N(2, "GANLabAlignFace", {"size": 256}),
+             N(3, "GANLabLoadModel", {"model_name": FACE}),
+             N(4, "GANLabInvertImage"),
+             N(5, "GANLabPivotalTuning"),
+             N(6, "GANLabSeFaDirections"),
+             N(7, "GANLabApplyDirection", {"index": 2, "strength": 3.0}, title="Apply Direction (SeFa 2)"),
+             N(8, "GANLabLatentBatch"),
+             N(9, "GANLabDecode"),
+             N(10, "PreviewImage", title="Aligned photo"),
+             N(11, "PreviewImage", title="Inversion before tuning"),
+             N(12, "SaveImage", {"filename_prefix": "gan_latent_lab/edit_a_photo"})],
+            [(1, 0, 2, "image"), (2, 0, 4, "image"), (3, 0, 4, "model"), (3, 0, 5, "model"), (4, 0, 5, "latent"),
+             (2, 0, 5, "image"), (3, 0, 6, "model"), (5, 0, 7, "model"), (5, 1, 7, "latent"), (6, 0, 7, "directions"),
+             (5, 1, 8, "latent_a"), (7, 0, 8, "latent_b"), (5, 0, 9, "model"), (8, 0, 9, "latent"),
+             (2, 0, 10, "images"), (4, 1, 11, "images"), (9, 0, 12, "images")],
+            labels=["aligned photo", "inversion", "tuned", "SeFa 2, +3"]),
+        Example(
+            "layerwise_edit", 7, "Layer-wise StyleGAN2 edit",
             "one SeFa direction pushed on coarse (0–3), middle (4–7) and fine (8–17) w+ slots of a StyleGAN2, "
             f"beside the original. Needs NVIDIA's `{STYLEGAN2_FILE}` in `models/gan`; **the picture is the random "
             "32 px test stand-in**, not FFHQ",
@@ -279,7 +315,7 @@ def _examples() -> list[Example]:
              (7, 0, 8, "latent"), (8, 0, 9, "images")],
             needs=STYLEGAN2_FILE, labels=["original", "coarse", "middle", "fine"]),
         Example(
-            "biggan_class_edit", 7, "BigGAN class edit",
+            "biggan_class_edit", 8, "BigGAN class edit",
             "BigGAN-deep 128: a class by name, a direction on early (0–4) and late (5–12) blocks, and a dog/cat "
             "class mix. Needs `biggan-deep-128/pytorch_model.bin` + `config.json` in `models/gan`; **the picture is "
             "the random 32 px test stand-in**",
@@ -311,7 +347,7 @@ def _examples() -> list[Example]:
              (6, 0, 7, "latent_d"), (7, 0, 8, "latent"), (8, 0, 9, "images")],
             needs=BIGGAN_FILE, labels=["class", "early blocks", "late blocks", "class mix"]),
         Example(
-            "encode_and_edit", 8, "Edit a photo with e4e",
+            "encode_and_edit", 9, "Edit a photo with e4e",
             "Load Image → Load Image Encoder → Encode Image → Apply Direction (e4e's `age.pt`, strength −3) → GAN "
             "Decode: the reconstruction beside the edit, and the photo. Needs `e4e_ffhq_encode.pt` in "
             "`models/gan_encoders` and e4e's direction files in `models/gan_directions`; **the picture is a random "

@@ -189,7 +189,8 @@ def make(key: str, voynov_steps: int | None = None) -> None:
 
     ex = builder().BY_KEY[key]
     wf = builder().path_of(key)
-    overrides, how, banner, caption, input_dir = {}, "as saved", None, None, None
+    # photos an example loads come from this repository's input/ folder (a user copies them into ComfyUI's)
+    overrides, how, banner, caption, input_dir = {}, "as saved", None, None, os.path.join(ROOT, "input")
     with tempfile.TemporaryDirectory() as out:
         saved_env = os.environ.get("GAN_LATENT_LAB_MODELS")
         try:

@@ -47,6 +47,8 @@ grep -v '^\s*#' "$ROOT/requirements.txt" | sed 's/\s*$//' | grep -v '^$' | grep 
 # ComfyUI imports requests at start-up without listing it (it used to come with other packages).
 "$VPY" -m pip install -q -c "$PIN" requests
 "$VPY" -m pip install -q --no-deps "gan-face-generate==1.1.1"
+# Align Face (the example "06 Edit your own photo" uses it): the pack's optional `align` extra.
+"$VPY" -m pip install -q -c "$PIN" "mediapipe==0.10.14"
 
 echo "ComfyUI: $ROOT ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no git'))"
 echo "venv:    $VENV"

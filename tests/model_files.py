@@ -411,6 +411,7 @@ STANDIN_OVERRIDES = {
     "biggan_class_edit": {2: {"class_label": "3"}, 6: {"class_label": "3:0.5, 7:0.5"}},
     "ganspace_vs_sefa": {2: {"samples": 2000}},
     "voynov_train_save_apply": {2: {"steps": 2, "batch_size": 2, "checkpoint_every": 1}},
+    "edit_a_photo": {4: {"steps": 40}, 5: {"steps": 40}},
 }
 
 
@@ -435,12 +436,17 @@ def write_example_models(models_root: Path) -> Path:
 
 
 def write_example_inputs(input_dir: Path) -> Path:
-    """ComfyUI's ``input/example.png`` for the examples that load an image: a smooth 112x96 picture
-    (a stand-in for the sample drawing ComfyUI ships)."""
+    """ComfyUI's ``input/`` for the examples that load an image: ``example.png``, a smooth 112x96 picture
+    (a stand-in for the sample drawing ComfyUI ships), and the photos this repository's ``input/`` folder
+    carries for the examples (``astronaut.png``), copied as a user copies them."""
+    import shutil
+
     from PIL import Image
 
     input_dir = Path(input_dir)
     input_dir.mkdir(parents=True, exist_ok=True)
+    for photo in sorted((Path(__file__).resolve().parents[1] / "input").glob("*.png")):
+        shutil.copyfile(photo, input_dir / photo.name)
     yy, xx = np.mgrid[0:96, 0:112].astype(np.float32)
     rgb = np.stack([128 + 100 * np.sin(xx / 13), 128 + 100 * np.cos(yy / 17), 255 * (xx + yy) / 206], axis=-1)
     Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(input_dir / "example.png")

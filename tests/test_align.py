@@ -1,7 +1,7 @@
 """Face alignment: the FFHQ geometry on synthetic landmarks, input conversion and refusals, the
 MediaPipe landmarks on a real photo against hand-marked points, and the Align Face node.
 
-tests/data/astronaut.png is scikit-image's ``skimage/data/astronaut.png`` (NASA portrait of Eileen
+input/astronaut.png is scikit-image's ``skimage/data/astronaut.png`` (NASA portrait of Eileen
 Collins, public domain), copied so the tests do not depend on scikit-image's data layout.
 """
 
@@ -25,7 +25,7 @@ from gan_latent_lab.errors import GANLabError, InputError
 from gan_latent_lab.nodes import align_nodes as an
 
 ROOT = Path(__file__).resolve().parents[1]
-ASTRONAUT = ROOT / "tests" / "data" / "astronaut.png"
+ASTRONAUT = ROOT / "input" / "astronaut.png"
 
 # Marked by hand on astronaut.png (512 x 512) from 20x zoomed crops with a pixel grid: the centre
 # of each eye opening (midway between the corners, midway between the lids) and the two mouth
