@@ -65,14 +65,15 @@ TIMINGS = os.path.join(ROOT, "benchmarks", "example_timings.json")
 TITLE_RE = re.compile(r"^[A-Z][A-Za-z0-9 -]*[A-Za-z0-9]$")
 
 # Layout (canvas units).  ComfyUI's frontend shows a node's images (saved outputs, or a progress preview
-# such as Voynov Train's) below its widgets in an area at least 220 units high and grows the node to fit
+# such as Voynov Train's, Invert Image's and Pivotal Tuning's, or Load Image's picture) below its widgets in an area at least 220 units high and grows the node to fit
 # it: with its margins a node grows by up to about 300 (frontend 1.27.10: Save Animated PNG, three widgets,
 # from 320 to 438).  Such nodes are laid out that much taller from the start, so nothing grows over the
 # node below (tests/test_browser_e2e.py checks it in the real frontend; previews are sent at most 220 px,
 # nodes/bridge.py).
 COLUMN_WIDTH, NODE_WIDTH, ROW_GAP = 400, 340, 60
 PREVIEW_ROOM = 300
-PREVIEW_NODES = {"GANLabVoynovTrain", "SaveImage", "PreviewImage", "SaveAnimatedPNG"}
+PREVIEW_NODES = {"GANLabVoynovTrain", "GANLabInvertImage", "GANLabPivotalTuning", "LoadImage", "SaveImage", "PreviewImage",
+                 "SaveAnimatedPNG"}
 
 
 def _timings() -> dict:
