@@ -33,8 +33,10 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 import conftest  # noqa: E402,F401  - makes ``gan_latent_lab`` this checkout
 
 from gan_latent_lab import workflow  # noqa: E402
-from gan_latent_lab.nodes import bridge  # noqa: E402
 from model_files import STANDIN_OVERRIDES, write_example_inputs, write_example_models  # noqa: E402
+
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+from make_thumbnails import needs_stand_in  # noqa: E402 - the same test the thumbnails use
 
 OUT = os.path.join(HERE, "example_timings.json")
 
@@ -65,16 +67,6 @@ def machine() -> dict:
     # scripts/build_examples.py describes the machine in the notes from these fields
     return {"cpu": model, "avx512": avx512, "torch_threads": threads, "cpu_count": os.cpu_count(),
             "load_1min_at_start": round(load, 2), "torch": torch.__version__, "python": platform.python_version()}
-
-
-def needs_stand_in(path: str) -> bool:
-    """True when a Load GAN Model or Load Image Encoder node names a file that is not in the models folder."""
-    for step in workflow.resolve(path).values():
-        kind, name = {"GANLabLoadModel": ("gan", step.inputs.get("model_name")),
-                      "GANLabLoadImageEncoder": ("gan_encoders", step.inputs.get("encoder_name"))}.get(step.type, (None, None))
-        if name and not name.startswith(bridge.BUILTIN_PREFIX) and bridge.full_path(kind, name) is None:
-            return True
-    return False
 
 
 def main() -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import threading
 import sys
 import time
 
@@ -49,6 +48,7 @@ def _import_pack():
 _import_pack()
 from gan_latent_lab.directions.ganspace import DEFAULT_TOL, RunningCovariance, ganspace, top_eigen, z_stream  # noqa: E402
 from gan_latent_lab.loaders.base import GANGenerator  # noqa: E402
+from peak_memory import PeakMemory, rss_mb  # noqa: E402
 
 
 class MappingOnly(GANGenerator):
@@ -81,35 +81,6 @@ class MappingOnly(GANGenerator):
 
     def _synthesis(self, codes, c, psi, noise_mode):
         return torch.zeros(codes.shape[0], 3, 4, 4)
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-class PeakRSS:
-    """Peak resident memory above the level at entry, sampled by a thread every 5 ms."""
-
-    def __enter__(self):
-        self.base = self.peak = rss_mb()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def _watch(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, rss_mb())
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_mb())
-
-    @property
-    def growth(self) -> float:
-        return self.peak - self.base
 
 
 def exact_chunks(z_dim: int, n: int, seed: int, size: int):
@@ -153,7 +124,7 @@ def main() -> None:
     print(f"resident memory at start {rss_mb():.0f} MB (torch, sklearn, the model)")
 
     # 1. ours, end to end, full
-    with PeakRSS() as mem:
+    with PeakMemory() as mem:
         t = time.perf_counter()
         full, st_full = ganspace(model, n, k, seed=args.seed, converge=False, interrupt=lambda: None)
         t_ours = time.perf_counter() - t
@@ -161,7 +132,7 @@ def main() -> None:
           f"peak memory +{mem.growth:.0f} MB")
 
     # 2. ours, convergence mode
-    with PeakRSS() as mem:
+    with PeakMemory() as mem:
         t = time.perf_counter()
         conv, st_conv = ganspace(model, n, args.k_converge, seed=args.seed + 1, converge=True, tol=args.tol,
                                  interrupt=lambda: None)
@@ -177,7 +148,7 @@ def main() -> None:
     ipca = IncrementalPCA(n_components=k)
     t_map = t_fit = 0.0
     sizes = set()
-    with PeakRSS() as mem:
+    with PeakMemory() as mem:
         t = time.perf_counter()
         for z in exact_chunks(model.z_dim, n, args.seed, args.chunk):
             t0 = time.perf_counter()

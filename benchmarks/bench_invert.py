@@ -27,7 +27,6 @@ import math
 import os
 import statistics
 import sys
-import threading
 import time
 
 import numpy as np
@@ -39,6 +38,7 @@ import conftest  # noqa: E402,F401  (imports the package from this checkout)
 
 from gan_latent_lab.directions.perceptual import image_distance  # noqa: E402
 from gan_latent_lab.loaders import load_gan  # noqa: E402
+from peak_memory import PeakMemory  # noqa: E402
 
 inv = importlib.import_module("gan_latent_lab.directions.invert")  # the module (the package exports the function)
 
@@ -50,47 +50,6 @@ def face_dcgan():
     if spec is None:
         sys.exit("gan-face-generate is not installed (pip install --no-deps gan-face-generate==1.1.1)")
     return load_gan(os.path.join(list(spec.submodule_search_locations)[0], "weights.tar"))
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-class Peak:
-    """Peak memory (MB) above the level at entry: resident memory sampled by a thread, or CUDA's counter."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.cuda = device.type == "cuda"
-
-    def __enter__(self):
-        if self.cuda:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            self.base = torch.cuda.memory_allocated() / 2**20
-            return self
-        self.base = self.peak = rss_mb()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def _watch(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, rss_mb())
-
-    def __exit__(self, *exc) -> None:
-        if self.cuda:
-            torch.cuda.synchronize()
-            self.peak = torch.cuda.max_memory_allocated() / 2**20
-            return
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_mb())
-
-    @property
-    def growth(self) -> float:
-        return self.peak - self.base
 
 
 def plain_loop(model, targets: torch.Tensor, seed: int = 0) -> tuple[torch.Tensor, int]:
@@ -150,7 +109,7 @@ def main() -> None:
     print(f"\n1. PSNR against steps (defaults: {default} steps; 8 random starts for the first "
           f"{inv.plan(model, 'z', None, refine=False)[0].steps})")
     for steps in [int(s) for s in args.steps.split(",")]:
-        with Peak(device) as mem:
+        with PeakMemory(device) as mem:
             t0 = time.perf_counter()
             _, stats = inv.invert(model, targets, steps=steps)
             wall = time.perf_counter() - t0
@@ -164,12 +123,12 @@ def main() -> None:
           f"(fastest of {args.repeats}, alternating; wall and CPU seconds)")
     ours, plain, mem_ours, mem_plain = [], [], [], []
     for _ in range(args.repeats):
-        with Peak(device) as mem:
+        with PeakMemory(device) as mem:
             t0, c0 = time.perf_counter(), time.process_time()
             latent, stats = inv.invert(model, targets)
             ours.append((time.perf_counter() - t0, time.process_time() - c0))
         mem_ours.append(mem.growth)
-        with Peak(device) as mem:
+        with PeakMemory(device) as mem:
             t0, c0 = time.perf_counter(), time.process_time()
             img, steps = plain_loop(model, targets)
             plain.append((time.perf_counter() - t0, time.process_time() - c0))
