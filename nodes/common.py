@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import weakref
+from typing import Callable, TypeVar
+
 import torch
 
 from ..directions.edit import finite  # noqa: F401 - nodes validate widgets with it
@@ -19,6 +23,25 @@ SEED_MAX = 0xFFFFFFFF
 DECODE_CHUNK = 8
 IMAGE_MAX_SIDE = 16384  # photos a node converts: larger sides are refused before anything is resized
 IMAGE_RANGE_TOLERANCE = 0.01
+
+
+T = TypeVar("T")
+
+
+class FileCache(weakref.WeakValueDictionary):
+    """Objects read from files (models, encoders, VGG16 weights), held weakly under the file's identity
+    (real path, size, modification time): re-running a graph on an unchanged file reuses what is still in
+    memory, and an entry disappears with its object when ComfyUI frees its caches, so nothing is pinned."""
+
+    def load(self, path: str, read: Callable[[str], T]) -> T:
+        """The object cached for ``path`` as it is now, else ``read(path)``, kept for next time."""
+        st = os.stat(path)
+        key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+        obj = self.get(key)
+        if obj is None:
+            obj = read(path)
+            self[key] = obj
+        return obj
 
 
 def whole(name: str, value) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import weakref
 
 import torch
 
@@ -12,7 +11,7 @@ from ..errors import InputError
 from ..loaders.base import GANGenerator
 from ..loaders.encoders import MAX_SIDE, ImageEncoder, load_encoder
 from . import bridge
-from .common import CATEGORY, ENCODER, LATENT, MAX_IMAGES, MODEL, from_image
+from .common import CATEGORY, ENCODER, LATENT, MAX_IMAGES, MODEL, FileCache, from_image
 from .common import check_image as common_check_image
 
 SUBCATEGORY = f"{CATEGORY}/photo"
@@ -25,10 +24,7 @@ def encoder_choices() -> list[str]:
 
 
 # Encoders live as long as a graph or ComfyUI's output cache holds them (weakly cached by file identity).
-_cache: "weakref.WeakValueDictionary[tuple, ImageEncoder]" = weakref.WeakValueDictionary()
-
-
-"""How far outside [0, 1] an IMAGE's values may be (resampling overshoot) before Encode Image refuses it."""
+_cache = FileCache()
 
 
 def load_encoder_file(name: str) -> ImageEncoder:
@@ -43,13 +39,7 @@ def load_encoder_file(name: str) -> ImageEncoder:
         raise InputError(f"no encoder {name[:200]!r} in models/gan_encoders")
     if os.path.isdir(path):
         raise InputError(f"{name[:200]!r} in models/gan_encoders is a folder, not an encoder file")
-    st = os.stat(path)
-    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
-    enc = _cache.get(key)
-    if enc is None:
-        enc = load_encoder(path)
-        _cache[key] = enc
-    return enc
+    return _cache.load(path, load_encoder)
 
 
 def check_image(image) -> None:

@@ -12,8 +12,8 @@ from .. import loaders
 from ..directions.latent import GANLatent
 from ..errors import InputError
 from . import bridge
-from .common import (CATEGORY, DECODE_CHUNK, LATENT, MAX_BATCH, MAX_IMAGES, MODEL, SEED_MAX, batch_size, check_latent, finite,
-                     seed, to_image, whole)
+from .common import (CATEGORY, DECODE_CHUNK, LATENT, MAX_BATCH, MAX_IMAGES, MODEL, SEED_MAX, FileCache, batch_size,
+                     check_latent, finite, seed, to_image, whole)
 from .paths import output_path
 
 # Built-in entries: real DCGANs shipped by PyPI packages, so a fresh install has a model.
@@ -50,7 +50,7 @@ def model_choices() -> list[str]:
 # Two levels: file identity (path, size, mtime) skips re-reading an unchanged file; the model's
 # fingerprint with its facts (arch, widths, classes: a sidecar can change them for the same weights)
 # makes a copy of a file under another name share the model already in memory.
-_cache: "weakref.WeakValueDictionary[tuple, loaders.GANGenerator]" = weakref.WeakValueDictionary()
+_cache = FileCache()
 _by_fingerprint: "weakref.WeakValueDictionary[str, loaders.GANGenerator]" = weakref.WeakValueDictionary()
 
 
@@ -71,14 +71,12 @@ def load_model(name: str) -> loaders.GANGenerator:
         path = bridge.full_path("gan", name)
         if path is None:
             raise InputError(f"no model {name!r} in models/gan")
-    st = os.stat(path)
-    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
-    gen = _cache.get(key)
-    if gen is None:
-        gen = loaders.load_gan(path, sidecar=sidecar)
-        gen = _by_fingerprint.setdefault(_content_key(gen), gen)
-        _cache[key] = gen
-    return gen
+
+    def read(p: str) -> loaders.GANGenerator:
+        gen = loaders.load_gan(p, sidecar=sidecar)
+        return _by_fingerprint.setdefault(_content_key(gen), gen)
+
+    return _cache.load(path, read)
 
 
 class LoadGANModel:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import weakref
 
 from ..directions.perceptual import ImageDistance, image_distance
 from ..errors import InputError
 from ..loaders.vgg import LPIPS_NAME, NVIDIA_NAME, TORCHVISION_NAME, VGG16Weights, read_vgg16
 from . import bridge
-from .common import CATEGORY, PERCEPTUAL
+from .common import CATEGORY, PERCEPTUAL, FileCache
 
 SUBCATEGORY = f"{CATEGORY}/photo"
 KIND = "gan_aux"
@@ -44,17 +43,11 @@ def aux_path(name: str) -> str:
 
 # VGG16 weights stay in memory while a distance built on them is alive (ComfyUI's output cache holds
 # it); re-running a graph with the same unchanged file reuses them instead of reading 500 MB again.
-_vgg_cache: "weakref.WeakValueDictionary[tuple, VGG16Weights]" = weakref.WeakValueDictionary()
+_vgg_cache = FileCache()
 
 
 def load_vgg(path: str) -> VGG16Weights:
-    st = os.stat(path)
-    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
-    weights = _vgg_cache.get(key)
-    if weights is None:
-        weights = read_vgg16(path)
-        _vgg_cache[key] = weights
-    return weights
+    return _vgg_cache.load(path, read_vgg16)
 
 
 def _auto_lin() -> str | None:
