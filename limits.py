@@ -208,6 +208,23 @@ def load_json(text: str | bytes, path: str | None, what: str, allow_nan: bool = 
     return value
 
 
+def read_json_object(path: str, what: str, max_bytes: int, hint: str = "") -> dict:
+    """A small JSON file that must hold an object (a sidecar config, SN-GAN's ``args.json``): at most
+    ``max_bytes`` (``hint`` says why, after the bound), then :func:`load_json`'s depth and number checks;
+    every failure is our error naming the file and ``what`` it is."""
+    try:
+        if os.path.getsize(path) > max_bytes:
+            raise CheckpointError(path, f"{what}: larger than {max_bytes // MiB} MiB{hint}")
+        with open(path, "rb") as f:
+            text = f.read()
+    except OSError as e:
+        raise CheckpointError(path, f"{what}: cannot be read ({e.strerror or e})") from None
+    data = load_json(text, path, what)
+    if not isinstance(data, dict):
+        raise CheckpointError(path, f"{what}: not a JSON object")
+    return data
+
+
 def _non_finite(value: Any) -> str | None:
     """The key path of the first NaN or infinite number in parsed JSON (Python's parser accepts them)."""
     stack: list[tuple[Any, str]] = [(value, "")]

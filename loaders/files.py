@@ -87,17 +87,7 @@ def read_sidecar(path: str) -> dict | None:
     stem, _ = os.path.splitext(path)
     for cand in (path + ".json", stem + ".json", os.path.join(os.path.dirname(path), "config.json")):
         if cand != path and os.path.isfile(cand):
-            try:
-                if os.path.getsize(cand) > SIDECAR_MAX_BYTES:
-                    raise CheckpointError(cand, f"the sidecar config is larger than {SIDECAR_MAX_BYTES // limits.MiB} MiB")
-                with open(cand, "rb") as f:
-                    text = f.read()
-            except OSError as e:
-                raise CheckpointError(cand, f"the sidecar config cannot be read ({e.strerror or e})") from None
-            data = limits.load_json(text, cand, "the sidecar config")
-            if not isinstance(data, dict):
-                raise CheckpointError(cand, "the sidecar config is not a JSON object")
-            return data
+            return limits.read_json_object(cand, "the sidecar config", SIDECAR_MAX_BYTES)
     return None
 
 

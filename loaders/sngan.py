@@ -126,17 +126,8 @@ def read_args(weights_path: str) -> tuple[str, dict] | None:
     path = os.path.join(os.path.dirname(os.path.abspath(weights_path)), ARGS_FILE)
     if not os.path.isfile(path):
         return None
-    if limits.file_size(path) > ARGS_MAX_BYTES:
-        raise CheckpointError(path, f"is larger than {ARGS_MAX_BYTES >> 20} MiB; an args.json holds a few settings")
-    try:
-        with open(path, "rb") as f:
-            text = f.read()
-    except OSError as e:
-        raise CheckpointError(path, f"cannot be read ({e.strerror or e})") from None
-    data = limits.load_json(text, path, "the training arguments")
-    if not isinstance(data, dict):
-        raise CheckpointError(path, "not a JSON object")
-    return path, data
+    return path, limits.read_json_object(path, "the training arguments", ARGS_MAX_BYTES,
+                                         "; an args.json holds a few settings")
 
 
 def apply_args(config: dict, args: dict, path: str) -> dict:
