@@ -141,16 +141,25 @@ def prepare_images(images, resolution: int) -> torch.Tensor:
     if c in (2, 4):
         alpha = (x[:, -1:] + 1) / 2
         x = x[:, :-1] * alpha + (1 - alpha)  # over white (+1)
-    if x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
-    h, w = x.shape[-2:]
+    return fit_square(rgb(x), resolution)
+
+
+def fit_square(images: torch.Tensor, size: int) -> torch.Tensor:
+    """``[n, C, H, W]`` centre-cropped to a square and resized to ``size`` (bicubic, antialiased when
+    shrinking), clamped back to [-1, 1], which bicubic overshoot can leave.  Projection and pivotal
+    tuning both fit photos with it, so a photo inverted and then tuned is one target."""
+    h, w = images.shape[-2:]
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
-    x = x[:, :, top:top + side, left:left + side]
-    if side != resolution:
-        x = F.interpolate(x, size=(resolution, resolution), mode="bicubic", align_corners=False,
-                          antialias=side > resolution)
-    return x.clamp(-1, 1).contiguous()
+    images = images[..., top:top + side, left:left + side]
+    if side != size:
+        images = F.interpolate(images, size=(size, size), mode="bicubic", align_corners=False, antialias=side > size)
+    return images.clamp(-1, 1).contiguous()
+
+
+def rgb(images: torch.Tensor) -> torch.Tensor:
+    """Images as three channels: one channel (grey) repeated, channels past the third dropped."""
+    return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images[:, :3]
 
 
 def check_images(images) -> torch.Tensor:
@@ -262,7 +271,7 @@ class _Problem:
                 img = self.model.synthesis(codes, c, noise_mode="const")
         else:
             img = self.model.synthesis(codes, c, noise_mode="const")
-        return img.expand(-1, 3, -1, -1) if img.shape[1] == 1 else img[:, :3]
+        return rgb(img)
 
     def image_loss(self, img: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         target = self.targets[rows % self.n]

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
+from .invert import fit_square, rgb
 from .latent import GANLatent
 from .perceptual import image_distance
 
@@ -121,27 +122,6 @@ def check_images(images: torch.Tensor, count: int | None = None) -> None:
 
 
 # ----- images -------------------------------------------------------------------------------------------
-def fit_images(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Centre-crop to a square and resize to ``size`` exactly as :func:`.invert.prepare_images` does
-    (bicubic, antialiased when shrinking, clamped to [-1, 1]), so a photo inverted and then tuned is
-    the same target in both steps."""
-    h, w = images.shape[-2:]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    images = images[..., top:top + side, left:left + side]
-    if side != size:
-        images = F.interpolate(images, size=(size, size), mode="bicubic", align_corners=False,
-                               antialias=side > size).clamp(-1, 1)
-    return images
-
-
-def rgb(images: torch.Tensor) -> torch.Tensor:
-    """Generator output as three channels (grayscale repeated, extra channels dropped)."""
-    if images.shape[1] == 1:
-        return images.expand(-1, 3, -1, -1)
-    return images[:, :3]
-
-
 def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-image PSNR in dB of images in [-1, 1] (peak-to-peak 2), after clamping to that range."""
     mse = (x.clamp(-1, 1) - y.clamp(-1, 1)).square().flatten(1).mean(1).double()
@@ -218,7 +198,7 @@ def pivotal_tune(model, latent: GANLatent, images: torch.Tensor, steps: int | No
         device = model.device
         if isinstance(distance, torch.nn.Module):
             distance.to(device)
-        target = fit_images(images.detach().to(device, torch.float32).clone(), model.resolution)
+        target = fit_square(images.detach().to(device, torch.float32).clone(), model.resolution)
         pivots = latent.codes.to(device).clone()
         c = latent.class_vectors(model)
         c = None if c is None else c.clone()
@@ -312,5 +292,5 @@ class _evaluating:
         self.model.train(self.mode)
 
 
-__all__ = ["pivotal_tune", "check_settings", "check_images", "fit_images", "psnr", "code_spread", "preview",
+__all__ = ["pivotal_tune", "check_settings", "check_images", "psnr", "code_spread", "preview",
            "DEFAULT_STEPS", "DEFAULT_LR", "MAX_IMAGES", "MAX_STEPS", "MIN_SIDE", "LR_RANGE", "LOCALITY_ALPHA"]
