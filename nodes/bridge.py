@@ -5,6 +5,7 @@ workflow runner and in the command-line demo."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -107,6 +108,14 @@ def copy_model(gen: torch.nn.Module) -> torch.nn.Module:
     copied = copy.deepcopy(gen, memo={} if patcher is None else {id(patcher): None})
     copied.__dict__.pop(PATCHER_ATTR, None)
     return copied
+
+
+def autograd_ready(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` itself, or a copy with ordinary tensors when it holds inference-mode tensors (ComfyUI loads
+    and runs nodes under ``torch.inference_mode``; optimising through the generator needs autograd)."""
+    if any(t.is_inference() for t in itertools.chain(model.parameters(), model.buffers())):
+        return copy_model(model).requires_grad_(False)
+    return model
 
 
 def soft_empty_cache() -> None:

@@ -11,7 +11,6 @@ from ..directions.invert import MAX_IMAGES, MAX_STEPS, MIN_SIDE, SPACES, check_i
 from ..errors import InputError
 from . import bridge
 from .common import CATEGORY, LATENT, MODEL, PERCEPTUAL, SEED_MAX, photos, seed as check_seed, to_image, whole
-from .voynov_nodes import autograd_ready
 
 SUBCATEGORY = f"{CATEGORY}/photo"
 PREVIEW_IMAGES = 4
@@ -104,7 +103,7 @@ def invert_node(model, image, space="auto", steps=0, seed_value=0, init=None, pe
     # ComfyUI runs nodes under torch.inference_mode(): the search needs autograd, and a model loaded there
     # holds inference tensors, so it runs on an ordinary copy then (same weights, same fingerprint).
     with torch.inference_mode(False), torch.enable_grad():
-        gen = autograd_ready(model)
+        gen = bridge.autograd_ready(model)
         latent, stats = invert(gen, images, space=space, steps=steps, seed=seed_value, init=init,
                                perceptual=perceptual, progress=on_step, interrupt=bridge.check_interrupt,
                                classes=classes)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 
 import torch
@@ -14,6 +13,7 @@ from ..directions.voynov import (DEFAULT_BATCH, DEFAULT_STEPS, check_settings, d
                                  train_voynov)
 from ..errors import InputError
 from . import bridge
+from .bridge import autograd_ready
 from .common import CATEGORY, DIRECTIONS, MODEL, SEED_MAX, finite, seed, whole
 from .paths import output_path
 
@@ -131,14 +131,6 @@ def train_voynov_node(model, k, steps, batch, lr, deformator, slots, seed_value,
         return train_voynov(gen, int(k), steps=int(steps), batch_size=int(batch), lr=lr, deformator=deformator,
                             slots=slot_list, seed=seed_value, checkpoint=path,
                             checkpoint_every=int(checkpoint_every), reconstructor=reconstructor, progress=on_step)
-
-
-def autograd_ready(model):
-    """``model`` itself, or a copy with ordinary tensors when it holds inference-mode tensors."""
-    tensors = itertools.chain(model.parameters(), model.buffers())
-    if any(t.is_inference() for t in tensors):
-        return bridge.copy_model(model).requires_grad_(False)
-    return model
 
 
 def run_choices() -> list[str]:

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from gan_latent_lab.nodes import bridge
-from gan_latent_lab.nodes.voynov_nodes import autograd_ready
+from gan_latent_lab.nodes.bridge import autograd_ready
 
 
 class FakePatcher:
