@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import torch
-
 from ..directions.encode import ENCODE_CHUNK, check_target, encode_images
 from ..errors import InputError
 from ..loaders.base import GANGenerator

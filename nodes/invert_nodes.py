@@ -8,7 +8,6 @@ import numpy as np
 import torch
 
 from ..directions.invert import MAX_IMAGES, MAX_STEPS, MIN_SIDE, SPACES, check_inputs, invert
-from ..errors import InputError
 from . import bridge
 from .common import CATEGORY, LATENT, MODEL, PERCEPTUAL, SEED_MAX, photos, seed as check_seed, to_image, whole
 

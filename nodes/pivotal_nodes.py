@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-import torch
-
 from ..directions import pivotal
-from ..errors import InputError
 from . import bridge
 from .common import CATEGORY, LATENT, MODEL, PERCEPTUAL, SEED_MAX, finite, photos, seed, whole
 
